@@ -1,0 +1,31 @@
+# The two commands of the quick start: `make run` (the demo) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test bench lint redis-server clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+redis-server:
+	@scripts/ensure-redis-server
+
+run: $(STAMP) redis-server
+	$(VENV)/bin/sessionplane demo --port 8600
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sessionplane tests bench
+
+test: $(STAMP) redis-server lint
+	$(PY) -m pytest
+
+bench: $(STAMP) redis-server
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .sessionplane
