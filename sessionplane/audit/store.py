@@ -1,0 +1,77 @@
+"""Durable audit events (spec section 7): written before the response, read by the account's admins."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from sessionplane import ids
+from sessionplane.db import Database
+from sessionplane.inventory.records import AuditEvent, AuditFilter
+from sessionplane.inventory.tables import AuditEventRow, utcnow
+
+
+class AuditStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(self, **fields: Any) -> str:
+        row = AuditEventRow(id=ids.plain_id(), at=fields.pop("at", None) or utcnow(), **fields)
+        async with self._db.transaction() as s:
+            s.add(row)
+        return row.id
+
+    async def complete(
+        self, event_id: str, *, outcome: str, error_code: str | None, node_results: Sequence[Mapping[str, Any]]
+    ) -> None:
+        async with self._db.transaction() as s:
+            row = await s.get(AuditEventRow, event_id)
+            if row is None:
+                raise LookupError(f"audit event {event_id} does not exist")
+            row.outcome = outcome
+            row.error_code = error_code
+            row.node_results = [dict(r) for r in node_results]
+
+    async def events(self, *, account_id: str | None, where: AuditFilter = AuditFilter()) -> list[AuditEvent]:
+        query = select(AuditEventRow).order_by(AuditEventRow.at.desc()).limit(where.limit)
+        conditions: list[Any] = []
+        if account_id is not None:
+            conditions.append(AuditEventRow.account_id == account_id)
+        if where.since:
+            conditions.append(AuditEventRow.at >= where.since)
+        if where.until:
+            conditions.append(AuditEventRow.at <= where.until)
+        for column, value in (
+            (AuditEventRow.user_name, where.user_name),
+            (AuditEventRow.instance_id, where.instance_id),
+            (AuditEventRow.outcome, where.outcome),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        async with self._db.sessions() as s:
+            rows = await s.scalars(query.where(*conditions))
+            return [_event(r) for r in rows]
+
+
+def _event(row: AuditEventRow) -> AuditEvent:
+    at: datetime = row.at
+    return AuditEvent(
+        id=row.id,
+        at=at,
+        request_id=row.request_id,
+        account_id=row.account_id,
+        user_id=row.user_id,
+        user_name=row.user_name,
+        project_id=row.project_id,
+        source_ip=row.source_ip,
+        action=row.action,
+        instance_id=row.instance_id,
+        node_id=row.node_id,
+        parameters=dict(row.parameters or {}),
+        outcome=row.outcome,
+        error_code=row.error_code,
+        node_results=tuple(row.node_results or ()),
+    )

@@ -1,0 +1,69 @@
+"""The audit trail the domain writes to.
+
+A close is recorded *before* any session is touched (outcome ``pending``) and completed after;
+if that first write fails, the close fails with it and nothing is closed. Denials are recorded
+in one write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sessionplane.audit.store import AuditStore
+from sessionplane.auth.principal import RequestMeta
+from sessionplane.errors import InternalError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditSubject:
+    action: str
+    instance_id: str | None
+    node_id: str | None
+    parameters: Mapping[str, Any]
+
+
+class AuditTrail:
+    def __init__(self, store: AuditStore) -> None:
+        self._store = store
+
+    async def begin(self, meta: RequestMeta, subject: AuditSubject) -> str:
+        try:
+            return await self._store.append(outcome="pending", error_code=None, **self._fields(meta, subject))
+        except Exception as exc:
+            log.exception("audit write failed; refusing the close (request %s)", meta.request_id)
+            raise InternalError(
+                f"The audit trail is unavailable; nothing was closed. Request id: {meta.request_id}"
+            ) from exc
+
+    async def finish(
+        self, event_id: str, *, outcome: str, error_code: str | None, node_results: Sequence[Mapping[str, Any]]
+    ) -> None:
+        await self._store.complete(event_id, outcome=outcome, error_code=error_code, node_results=node_results)
+
+    async def denied(self, meta: RequestMeta, subject: AuditSubject, *, error_code: str) -> None:
+        try:
+            await self._store.append(outcome="denied", error_code=error_code, **self._fields(meta, subject))
+        except Exception as exc:
+            raise InternalError(f"The audit trail is unavailable. Request id: {meta.request_id}") from exc
+
+    @staticmethod
+    def _fields(meta: RequestMeta, subject: AuditSubject) -> dict[str, Any]:
+        p = meta.principal
+        return {
+            "request_id": meta.request_id,
+            "account_id": p.account_id,
+            "user_id": p.user_id,
+            "user_name": p.user_name,
+            "project_id": p.project_id,
+            "source_ip": p.source_ip,
+            "action": subject.action,
+            "instance_id": subject.instance_id,
+            "node_id": subject.node_id,
+            "parameters": dict(subject.parameters),
+            "node_results": [],
+        }

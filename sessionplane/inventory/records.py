@@ -1,0 +1,152 @@
+"""Immutable records the store hands out. Secrets are decrypted only into fields with repr=False."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    account_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    account_id: str
+    name: str
+    is_admin: bool
+    enabled: bool
+    credential_version: int
+    password_hash: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What an operator gives to adopt one endpoint."""
+
+    host: str
+    port: int
+    name: str | None = None
+    role: str = "master"
+    group: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    instance_id: str
+    group_id: str
+    name: str
+    role: str
+    status: str
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    project_id: str
+    name: str
+    mode: str
+    datastore_type: str
+    datastore_version: str
+    status: str
+    enterprise_project_id: str
+    tags: Mapping[str, str]
+    protected_names: tuple[str, ...]
+    protected_users: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    nodes: tuple[Node, ...]
+
+    def node(self, node_id: str) -> Node | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    id: str | None = None
+    name: str | None = None
+    datastore_type: str | None = None
+    mode: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    id: str
+    user_id: str
+    enabled: bool
+    description: str
+    created_at: datetime
+    secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    account_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    id: str
+    account_id: str
+    name: str
+    document: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: str
+    policy_name: str
+    principal_type: str
+    principal_id: str
+    project_id: str | None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: str
+    at: datetime
+    request_id: str
+    account_id: str | None
+    user_id: str | None
+    user_name: str | None
+    project_id: str
+    source_ip: str | None
+    action: str
+    instance_id: str | None
+    node_id: str | None
+    parameters: Mapping[str, object]
+    outcome: str
+    error_code: str | None
+    node_results: tuple[Mapping[str, object], ...]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    user_name: str | None = None
+    instance_id: str | None = None
+    outcome: str | None = None
+    limit: int = 100

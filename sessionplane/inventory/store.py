@@ -1,0 +1,315 @@
+"""The inventory store: accounts, projects, users, instances and their nodes.
+
+Every lookup that a tenant reaches is scoped by project, so an ID of another project reads as
+"does not exist". Node credentials go in encrypted with the keyring and come out decrypted
+only on the ``Node`` record the node adapter uses.
+
+Raises: ``LookupError`` for unknown parents given by an operator, ``ValueError`` for duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from sessionplane import ids
+from sessionplane.db import Database
+from sessionplane.inventory.records import Account, Instance, InstanceFilter, Node, NodeSpec, Project, User
+from sessionplane.inventory.tables import (
+    AccountRow,
+    InstanceRow,
+    InstanceTagRow,
+    NodeRow,
+    ProjectRow,
+    UserRow,
+    utcnow,
+)
+from sessionplane.keyring import Keyring
+
+
+class InventoryStore:
+    def __init__(self, db: Database, keyring: Keyring) -> None:
+        self._db = db
+        self._keyring = keyring
+
+    # -- accounts and projects -------------------------------------------------------------
+
+    async def create_account(self, *, name: str) -> Account:
+        row = AccountRow(id=ids.plain_id(), name=name)
+        await self._insert(row, f"account {name!r} already exists")
+        return Account(id=row.id, name=row.name)
+
+    async def account_by_name(self, name: str) -> Account | None:
+        async with self._db.sessions() as s:
+            row = await s.scalar(select(AccountRow).where(AccountRow.name == name))
+        return Account(id=row.id, name=row.name) if row else None
+
+    async def account(self, account_id: str) -> Account | None:
+        async with self._db.sessions() as s:
+            row = await s.get(AccountRow, account_id)
+        return Account(id=row.id, name=row.name) if row else None
+
+    async def create_project(self, *, account_id: str, name: str, project_id: str | None = None) -> Project:
+        row = ProjectRow(id=project_id or ids.project_id(), account_id=account_id, name=name)
+        await self._insert(row, f"project {name!r} already exists")
+        return _project(row)
+
+    async def project(self, project_id: str) -> Project | None:
+        async with self._db.sessions() as s:
+            row = await s.get(ProjectRow, project_id)
+        return _project(row) if row else None
+
+    async def project_by_name(self, *, account_id: str, name: str) -> Project | None:
+        async with self._db.sessions() as s:
+            row = await s.scalar(select(ProjectRow).where(ProjectRow.account_id == account_id, ProjectRow.name == name))
+        return _project(row) if row else None
+
+    async def projects(self, *, account_id: str | None = None) -> list[Project]:
+        query = select(ProjectRow).order_by(ProjectRow.name)
+        if account_id:
+            query = query.where(ProjectRow.account_id == account_id)
+        async with self._db.sessions() as s:
+            return [_project(r) for r in await s.scalars(query)]
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def create_user(
+        self, *, account_id: str, name: str, password_hash: str | None, is_admin: bool = False
+    ) -> User:
+        row = UserRow(
+            id=ids.plain_id(),
+            account_id=account_id,
+            name=name,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            enabled=True,
+            credential_version=1,
+        )
+        await self._insert(row, f"user {name!r} already exists")
+        return _user(row)
+
+    async def user(self, user_id: str) -> User | None:
+        async with self._db.sessions() as s:
+            row = await s.get(UserRow, user_id)
+        return _user(row) if row else None
+
+    async def user_by_name(self, *, account_id: str, name: str) -> User | None:
+        async with self._db.sessions() as s:
+            row = await s.scalar(select(UserRow).where(UserRow.account_id == account_id, UserRow.name == name))
+        return _user(row) if row else None
+
+    async def users(self, *, account_id: str) -> list[User]:
+        async with self._db.sessions() as s:
+            rows = await s.scalars(select(UserRow).where(UserRow.account_id == account_id).order_by(UserRow.name))
+            return [_user(r) for r in rows]
+
+    async def update_user(self, user_id: str, *, password_hash: str | None = None, enabled: bool | None = None) -> User:
+        """Change a password or the enabled flag; either revokes the user's tokens at once."""
+        async with self._db.transaction() as s:
+            row = await s.get(UserRow, user_id)
+            if row is None:
+                raise LookupError(f"user {user_id} does not exist")
+            if password_hash is not None:
+                row.password_hash = password_hash
+            if enabled is not None:
+                row.enabled = enabled
+            row.credential_version += 1
+        return _user(row)
+
+    async def delete_user(self, user_id: str) -> bool:
+        async with self._db.transaction() as s:
+            result = await s.execute(delete(UserRow).where(UserRow.id == user_id))
+        return result.rowcount > 0
+
+    # -- instances and nodes ---------------------------------------------------------------
+
+    async def add_instance(
+        self,
+        *,
+        project_id: str,
+        name: str,
+        mode: str,
+        datastore_version: str,
+        nodes: Sequence[NodeSpec],
+        tags: Mapping[str, str] | None = None,
+        enterprise_project_id: str = "0",
+        protected_names: Sequence[str] = (),
+        protected_users: Sequence[str] = (),
+        status: str = "normal",
+        instance_id: str | None = None,
+    ) -> Instance:
+        if not nodes:
+            raise ValueError("an instance needs at least one node")
+        row = InstanceRow(
+            id=instance_id or ids.instance_id(),
+            project_id=project_id,
+            name=name,
+            mode=mode,
+            datastore_type="redis",
+            datastore_version=datastore_version,
+            status=status,
+            enterprise_project_id=enterprise_project_id,
+            protected_names=list(protected_names),
+            protected_users=list(protected_users),
+            tags=[InstanceTagRow(key=k, value=v) for k, v in (tags or {}).items()],
+        )
+        group_ids: dict[int, str] = {}
+        row.nodes = [self._node_row(spec, position, group_ids) for position, spec in enumerate(nodes)]
+        await self._insert(row, f"instance {row.id} already exists")
+        return self._instance(row)
+
+    def _node_row(self, spec: NodeSpec, position: int, group_ids: dict[int, str]) -> NodeRow:
+        group_id = group_ids.setdefault(spec.group, ids.plain_id() + "gr12")
+        return NodeRow(
+            id=ids.node_id(),
+            group_id=group_id,
+            position=position,
+            name=spec.name or f"node_{position + 1}",
+            role=spec.role,
+            status="normal",
+            host=spec.host,
+            port=spec.port,
+            username=spec.username,
+            tls=spec.tls,
+            password_encrypted=self._keyring.encrypt(spec.password) if spec.password is not None else None,
+        )
+
+    async def instance(self, *, project_id: str, instance_id: str) -> Instance | None:
+        return await self._one_instance(InstanceRow.id == instance_id, InstanceRow.project_id == project_id)
+
+    async def instance_any_project(self, instance_id: str) -> Instance | None:
+        """Operator lookups (CLI) only: not scoped to a tenant."""
+        return await self._one_instance(InstanceRow.id == instance_id)
+
+    async def instance_of_node(self, *, project_id: str, node_id: str) -> Instance | None:
+        owner = select(NodeRow.instance_id).where(NodeRow.id == node_id).scalar_subquery()
+        return await self._one_instance(InstanceRow.id == owner, InstanceRow.project_id == project_id)
+
+    async def _one_instance(self, *conditions: ColumnElement[bool]) -> Instance | None:
+        # One round trip with tags and nodes joined in: this runs on every session request.
+        query = select(InstanceRow).options(joinedload(InstanceRow.tags), joinedload(InstanceRow.nodes))
+        async with self._db.sessions() as s:
+            row = (await s.execute(query.where(*conditions))).unique().scalar_one_or_none()
+            return self._instance(row) if row else None
+
+    async def identity(self, *, user_id: str, project_id: str) -> tuple[User, Account, Project] | None:
+        """A user with its account and a project of that account, in one round trip (authentication's hot path)."""
+        query = (
+            select(UserRow, AccountRow, ProjectRow)
+            .join(AccountRow, AccountRow.id == UserRow.account_id)
+            .join(ProjectRow, ProjectRow.account_id == AccountRow.id)
+            .where(UserRow.id == user_id, ProjectRow.id == project_id)
+        )
+        async with self._db.sessions() as s:
+            found = (await s.execute(query)).one_or_none()
+        if found is None:
+            return None
+        user, account, project = found
+        return _user(user), Account(id=account.id, name=account.name), _project(project)
+
+    async def instances(
+        self, *, project_id: str | None, where: InstanceFilter = InstanceFilter(), offset: int = 0, limit: int = 100
+    ) -> tuple[list[Instance], int]:
+        """Newest first. ``project_id=None`` lists every project (operator CLI only)."""
+        query = select(InstanceRow)
+        if project_id is not None:
+            query = query.where(InstanceRow.project_id == project_id)
+        for column, value in (
+            (InstanceRow.id, where.id),
+            (InstanceRow.name, where.name),
+            (InstanceRow.datastore_type, where.datastore_type),
+            (InstanceRow.mode, where.mode),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        async with self._db.sessions() as s:
+            total = await s.scalar(select(func.count()).select_from(query.subquery()))
+            page = query.order_by(InstanceRow.created_at.desc(), InstanceRow.id).offset(offset).limit(limit)
+            rows = (await s.scalars(page)).all()
+            return [self._instance(r) for r in rows], int(total or 0)
+
+    async def remove_instance(self, instance_id: str) -> bool:
+        async with self._db.transaction() as s:
+            row = await s.get(InstanceRow, instance_id)
+            if row is None:
+                return False
+            await s.delete(row)
+        return True
+
+    async def set_instance_status(self, instance_id: str, status: str) -> None:
+        async with self._db.transaction() as s:
+            row = await s.get(InstanceRow, instance_id)
+            if row is None:
+                raise LookupError(f"instance {instance_id} does not exist")
+            row.status = status
+            row.updated_at = utcnow()
+
+    async def reencrypt_secrets(self) -> int:
+        """After a keyring rotation: re-encrypt every node password under the newest key."""
+        async with self._db.transaction() as s:
+            rows = (await s.scalars(select(NodeRow).where(NodeRow.password_encrypted.is_not(None)))).all()
+            for row in rows:
+                row.password_encrypted = self._keyring.reencrypt(row.password_encrypted or "")
+        return len(rows)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _insert(self, row: object, duplicate_message: str) -> None:
+        try:
+            async with self._db.transaction() as s:
+                s.add(row)
+        except IntegrityError as exc:
+            raise ValueError(duplicate_message) from exc
+
+    def _instance(self, row: InstanceRow) -> Instance:
+        return Instance(
+            id=row.id,
+            project_id=row.project_id,
+            name=row.name,
+            mode=row.mode,
+            datastore_type=row.datastore_type,
+            datastore_version=row.datastore_version,
+            status=row.status,
+            enterprise_project_id=row.enterprise_project_id,
+            tags={t.key: t.value for t in row.tags},
+            protected_names=tuple(row.protected_names or ()),
+            protected_users=tuple(row.protected_users or ()),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            nodes=tuple(self._node(n) for n in row.nodes),
+        )
+
+    def _node(self, row: NodeRow) -> Node:
+        password = self._keyring.decrypt(row.password_encrypted) if row.password_encrypted else None
+        return Node(
+            id=row.id,
+            instance_id=row.instance_id,
+            group_id=row.group_id,
+            name=row.name,
+            role=row.role,
+            status=row.status,
+            host=row.host,
+            port=row.port,
+            tls=row.tls,
+            username=row.username,
+            password=password,
+        )
+
+
+def _project(row: ProjectRow) -> Project:
+    return Project(id=row.id, account_id=row.account_id, name=row.name)
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        is_admin=row.is_admin,
+        enabled=row.enabled,
+        credential_version=row.credential_version,
+        password_hash=row.password_hash,
+    )
