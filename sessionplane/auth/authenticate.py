@@ -1,0 +1,116 @@
+"""Authentication: turn a request's credentials into a ``Principal``, or refuse with APIG.0301/0307.
+
+Two ways in (spec section 5): an X-Auth-Token, or an AK/SK signature (SDK-HMAC-SHA256). No HTTP
+framework here: the edge hands over a ``RequestView``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sessionplane.auth import signing, tokens
+from sessionplane.auth.lockout import Lockout
+from sessionplane.auth.principal import Principal
+from sessionplane.errors import AuthenticationFailed, TokenRevoked
+from sessionplane.iam.store import IamStore
+from sessionplane.inventory.records import Account, Project, User
+from sessionplane.inventory.store import InventoryStore
+from sessionplane.keyring import Keyring
+
+_PREFIX = "Incorrect IAM authentication information: "
+
+
+@dataclass(frozen=True)
+class RequestView:
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str]  # case-insensitive mapping
+    body: bytes
+    path_project_id: str | None
+    client_ip: str | None
+    secure: bool
+
+
+class Authenticator:
+    def __init__(
+        self,
+        *,
+        inventory: InventoryStore,
+        iam: IamStore,
+        keyring: Keyring,
+        lockout: Lockout,
+        max_skew: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._inventory = inventory
+        self._iam = iam
+        self._keyring = keyring
+        self._lockout = lockout
+        self._max_skew = max_skew
+        self._clock = clock
+
+    async def authenticate(self, request: RequestView) -> Principal:
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("SDK-HMAC-SHA256"):
+            return await self._by_signature(request, authorization)
+        token = request.headers.get("x-auth-token")
+        if token:
+            return await self._by_token(request, token)
+        raise AuthenticationFailed(_PREFIX + "x-auth-token not found")
+
+    async def _by_token(self, request: RequestView, token: str) -> Principal:
+        try:
+            claims = tokens.decode(self._keyring, token, now=self._clock())
+        except tokens.TokenExpired as exc:
+            raise AuthenticationFailed(_PREFIX + f"token expires, expires_at: {_iso(exc.expires_at)}") from None
+        except tokens.TokenInvalid:
+            raise AuthenticationFailed(_PREFIX + "decrypt token fail") from None
+        found = await self._inventory.identity(user_id=claims.user_id, project_id=claims.project_id)
+        if found is None or not found[0].enabled or found[0].credential_version != claims.credential_version:
+            raise TokenRevoked("The token must be updated.")
+        return _principal(*found, request, method="token")
+
+    async def _by_signature(self, request: RequestView, authorization: str) -> Principal:
+        try:
+            header = signing.parse_authorization(authorization)
+        except signing.SignatureError:
+            raise AuthenticationFailed(_PREFIX + "verify aksk signature fail") from None
+        if self._lockout.is_locked(header.access_key):
+            raise AuthenticationFailed(_PREFIX + "AK access failed to reach the limit, forbidden") from None
+        key = await self._iam.access_key(header.access_key)
+        signed = signing.SignedRequest(request.method, request.path, request.query, request.headers, request.body)
+        try:
+            if key is None or key.secret is None:
+                raise signing.SignatureError("bad_signature")
+            signing.verify(signed, header, key.secret, now=self._clock(), max_skew=self._max_skew)
+        except signing.SignatureError as exc:
+            self._lockout.record_failure(header.access_key)
+            reason = "signature expired" if exc.reason == "expired" else "verify aksk signature fail"
+            raise AuthenticationFailed(_PREFIX + reason) from None
+        self._lockout.record_success(header.access_key)
+        project_id = request.headers.get("x-project-id") or request.path_project_id or ""
+        found = await self._inventory.identity(user_id=key.user_id, project_id=project_id)
+        if found is None:
+            raise AuthenticationFailed(_PREFIX + "X-Project-Id does not name a project of this account")
+        if not key.enabled or not found[0].enabled:
+            # Said only to whoever proved they hold the secret key.
+            raise AuthenticationFailed(_PREFIX + "the access key or its user is disabled")
+        return _principal(*found, request, method="aksk", access_key_id=key.id)
+
+
+def _principal(
+    user: User, account: Account, project: Project, request: RequestView, *, method: str,
+    access_key_id: str | None = None,
+) -> Principal:
+    return Principal(
+        user_id=user.id, user_name=user.name, account_id=account.id, account_name=account.name,
+        project_id=project.id, project_name=project.name, is_admin=user.is_admin, method=method,
+        source_ip=request.client_ip, secure_transport=request.secure, access_key_id=access_key_id,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
