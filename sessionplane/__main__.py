@@ -1,0 +1,3 @@
+from sessionplane.cli.main import app
+
+app()

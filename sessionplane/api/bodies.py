@@ -1,0 +1,52 @@
+"""Parsing the close-node body into domain criteria, with the spec's error codes (DBS.200001 / DBS.301071)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from sessionplane.api.schemas import MAX_CLIENT_ID, CloseNodeSessionsBody
+from sessionplane.errors import InvalidParameter, InvalidSessionId
+from sessionplane.sessions.selection import CloseCriteria
+
+_DECIMAL = re.compile(r"[0-9]{1,20}")
+
+
+def parse_close_body(raw: bytes) -> CloseCriteria:
+    try:
+        document: Any = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidParameter("Invalid parameter: the request body is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise InvalidParameter("Invalid parameter: the request body must be a JSON object with is_all.")
+    if document.get("is_all") is True:
+        document = {k: v for k, v in document.items() if k != "session_ids"}  # ignored when is_all is true
+    try:
+        body = CloseNodeSessionsBody.model_validate(document)
+    except ValidationError as exc:
+        raise InvalidParameter(f"Invalid parameter: {_first_problem(exc)}") from None
+    ids = None if body.is_all else _session_ids(body.session_ids)
+    return CloseCriteria(ids=ids, min_idle_seconds=body.min_idle_seconds, addr_prefix=body.addr_prefix or None)
+
+
+def _session_ids(values: list[str | int] | None) -> tuple[int, ...]:
+    if not values:
+        raise InvalidParameter("Invalid parameter: session_ids must not be empty when is_all is false.")
+    ids = []
+    for value in values:
+        text = str(value)
+        if not _DECIMAL.fullmatch(text):
+            raise InvalidSessionId(f"Invalid session id: {text[:40]!r}.")
+        # A decimal beyond the server's ID range names no session: nothing to close, not an error.
+        if int(text) <= MAX_CLIENT_ID:
+            ids.append(int(text))
+    return tuple(dict.fromkeys(ids))
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
