@@ -1,0 +1,153 @@
+"""Every row of spec section 4 that applies: status, error_code, the envelope, and nothing changed."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from sessionplane import admin
+from sessionplane.inventory.records import NodeSpec
+from tests.support import client_ids
+
+BAD_BODIES = [
+    (b"not json", "DBS.200001"),
+    (b"[]", "DBS.200001"),
+    (b"{}", "DBS.200001"),  # is_all missing
+    (b'{"is_all": "true"}', "DBS.200001"),  # wrong type
+    (b'{"is_all": 1}', "DBS.200001"),
+    (b'{"is_all": false}', "DBS.200001"),  # session_ids missing
+    (b'{"is_all": false, "session_ids": []}', "DBS.200001"),
+    (b'{"is_all": false, "session_ids": "12"}', "DBS.200001"),
+    (b'{"is_all": false, "session_ids": [1.5]}', "DBS.200001"),
+    (b'{"is_all": false, "session_ids": [true]}', "DBS.200001"),
+    (b'{"is_all": true, "min_idle_seconds": -1}', "DBS.200001"),
+    (b'{"is_all": false, "session_ids": ["abc"]}', "DBS.301071"),
+    (b'{"is_all": false, "session_ids": ["12", "-3"]}', "DBS.301071"),
+    (b'{"is_all": false, "session_ids": [-3]}', "DBS.301071"),
+    (b'{"is_all": false, "session_ids": ["1 2"]}', "DBS.301071"),
+]
+
+
+@pytest.fixture
+def node_with_sessions(cluster, sessions, register):
+    server = cluster.start_server()
+    instance = register(server)
+    opened = [sessions(server, name=f"c{i}") for i in range(3)]
+    return server, instance, opened
+
+
+def audit_count(service) -> int:
+    return len(service.call(service.services.audit_store.events(account_id=None)))
+
+
+def assert_untouched(server, opened) -> None:
+    assert all(s.alive() for s in opened)
+    assert {s.id for s in opened} <= client_ids(server)
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error_code"] == code
+    assert body["error_msg"]
+    assert response.headers["X-Request-Id"]
+    return body
+
+
+@pytest.mark.parametrize(("raw", "code"), BAD_BODIES)
+def test_bad_close_body(api, tenant, service, node_with_sessions, raw, code):
+    server, instance, opened = node_with_sessions
+    before = audit_count(service)
+    response = api.request("DELETE", f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+                           content=raw, headers={"Content-Type": "application/json"})
+    assert_envelope(response, 400, code)
+    assert_untouched(server, opened)
+    assert audit_count(service) == before
+
+
+def test_empty_session_ids_message_is_specific(api, tenant, node_with_sessions):
+    _server, instance, _opened = node_with_sessions
+    response = api.request("DELETE", f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+                           json={"is_all": False, "session_ids": []})
+    assert "session_ids must not be empty when is_all is false" in response.json()["error_msg"]
+
+
+@pytest.mark.parametrize("query", ["offset=-1", "limit=0", "limit=101", "offset=x", "limit=1.5"])
+def test_bad_paging(api, tenant, node_with_sessions, query):
+    _server, instance, _opened = node_with_sessions
+    response = api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions?{query}")
+    assert_envelope(response, 400, "DBS.200001")
+
+
+@pytest.mark.parametrize("query", ["offset=-1", "limit=0", "limit=101"])
+def test_bad_instance_paging(api, tenant, query):
+    assert_envelope(api.get(f"/v3/{tenant.project_id}/instances?{query}"), 400, "DBS.200001")
+
+
+def test_unknown_node_and_instance(api, tenant, service):
+    before = audit_count(service)
+    p = tenant.project_id
+    body = {"is_all": True}
+    missing_node = "0" * 32 + "no12"
+    missing_instance = "0" * 32 + "in12"
+    assert_envelope(api.request("DELETE", f"/v3/{p}/redis/nodes/{missing_node}/sessions", json=body), 404, "DBS.200013")
+    assert_envelope(api.get(f"/v3/{p}/redis/nodes/{missing_node}/sessions"), 404, "DBS.200013")
+    assert_envelope(api.get(f"/v3/{p}/redis/nodes/{missing_node}/session-statistics"), 404, "DBS.200013")
+    assert_envelope(api.delete(f"/v3/{p}/instances/{missing_instance}/sessions"), 404, "DBS.200002")
+    assert_envelope(api.get(f"/v3/{p}/instances/{missing_instance}/sessions"), 404, "DBS.200002")
+    assert audit_count(service) == before
+
+
+def test_node_not_in_the_instance(api, tenant, node_with_sessions, cluster, register):
+    _server, instance, opened = node_with_sessions
+    other = register(cluster.start_server(), name="other")
+    url = f"/v3/{tenant.project_id}/instances/{instance.id}/sessions?node_id={other.nodes[0].id}"
+    assert_envelope(api.delete(url), 404, "DBS.200013")
+    assert all(s.alive() for s in opened)
+
+
+def test_another_projects_node_reads_as_missing(api, tenant, service, cluster, sessions):
+    server = cluster.start_server()
+    elsewhere = service.call(admin.add_project(service.services.inventory, domain="other-co", name="eu-west-0"))
+    foreign = service.call(admin.adopt_instance(
+        service.services.inventory, project_id=elsewhere.id, name="theirs",
+        nodes=[NodeSpec(host=server.host, port=server.port)],
+    ))
+    victim = sessions(server, name="victim")
+    p = tenant.project_id
+    assert_envelope(api.request("DELETE", f"/v3/{p}/redis/nodes/{foreign.nodes[0].id}/sessions", json={"is_all": True}),
+                    404, "DBS.200013")
+    assert_envelope(api.delete(f"/v3/{p}/instances/{foreign.id}/sessions"), 404, "DBS.200002")
+    assert_envelope(api.get(f"/v3/{p}/instances/{foreign.id}/sessions"), 404, "DBS.200002")
+    assert victim.alive()
+
+
+def test_node_down_answers_200018_naming_the_node(api, tenant, service, node_with_sessions):
+    server, instance, _opened = node_with_sessions
+    node_id = instance.nodes[0].id
+    server.stop()
+    p = tenant.project_id
+    for response in (
+        api.request("DELETE", f"/v3/{p}/redis/nodes/{node_id}/sessions", json={"is_all": True}),
+        api.get(f"/v3/{p}/redis/nodes/{node_id}/sessions"),
+        api.get(f"/v3/{p}/redis/nodes/{node_id}/session-statistics"),
+        api.get(f"/v3/{p}/instances/{instance.id}/sessions?node_id={node_id}"),
+        api.delete(f"/v3/{p}/instances/{instance.id}/sessions?node_id={node_id}"),
+    ):
+        body = assert_envelope(response, 403, "DBS.200018")
+        assert node_id in body["error_msg"]
+
+
+def test_unknown_route_and_method(api, tenant):
+    response = api.get("/v3/nope")
+    assert response.status_code == 404 and response.json()["error_code"] == "APIG.0101"
+    response = api.post(f"/v3/{tenant.project_id}/instances")
+    assert response.status_code == 405 and response.json()["error_code"] == "APIG.0101"
+
+
+def test_error_messages_carry_no_node_secrets(api, tenant, cluster, register):
+    server = cluster.start_server()
+    instance = register(server)
+    server.stop()
+    response = api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")
+    assert str(server.port) not in response.text

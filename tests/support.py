@@ -1,0 +1,103 @@
+"""Test helpers: client sessions on real nodes over raw sockets, so a test can see its socket close."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from sessionplane.demo.servers import RedisServer
+
+
+def _encode(*args: object) -> bytes:
+    parts = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class RawSession:
+    """One client connection to a node, speaking just enough RESP for the tests."""
+
+    def __init__(self, server: RedisServer, *, name: str | None = None, db: int = 0, user: str | None = None,
+                 password: str | None = None, source_ip: str | None = None) -> None:
+        source = (source_ip, 0) if source_ip else None
+        self.sock = socket.create_connection((server.host, server.port), source_address=source)
+        self._buffer = b""
+        secret = password if password is not None else server.password
+        if secret:
+            self.call(*(("AUTH", user, secret) if user else ("AUTH", secret)))
+        if name:
+            self.call("CLIENT", "SETNAME", name)
+        if db:
+            self.call("SELECT", db)
+        self.id = int(self.call("CLIENT", "ID"))
+        self.name = name
+
+    @property
+    def addr(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def call(self, *args: object) -> bytes:
+        self.sock.sendall(_encode(*args))
+        return self._read_reply()
+
+    def _read_line(self) -> bytes:
+        while b"\r\n" not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by the node")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line
+
+    def _read_reply(self) -> bytes:
+        line = self._read_line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b"$":
+            size = int(rest)
+            while len(self._buffer) < size + 2:
+                self._buffer += self.sock.recv(65536)
+            data, self._buffer = self._buffer[:size], self._buffer[size + 2 :]
+            return data
+        return rest
+
+    def closed_by_node(self) -> bool:
+        """True when the node closed this socket: a read returns EOF (or a reset)."""
+        self.sock.settimeout(10)  # a liveness guard, not a speed assertion
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+    def alive(self) -> bool:
+        try:
+            return self.call("PING") == b"PONG"
+        except (ConnectionError, OSError):
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def client_ids(server: RedisServer) -> set[int]:
+    with server.client() as client:
+        return {int(c["id"]) for c in client.client_list()}
+
+
+def client_names(server: RedisServer) -> list[str]:
+    with server.client() as client:
+        return [c["name"] for c in client.client_list()]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    domain: str
+    project_id: str
+    admin_name: str
+    admin_password: str
