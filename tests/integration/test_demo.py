@@ -57,6 +57,7 @@ def test_demo_serves_and_its_curl_commands_work(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
+        process.stdout.close()
     assert process.returncode == 0
     assert not any(_port_open(n["host"], n["port"]) for n in state["nodes"])
     assert not _port_open("127.0.0.1", port)
