@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import secrets
 import socket
 import statistics
 import sys
@@ -32,6 +33,7 @@ from sessionplane.settings import Settings
 from sessionplane.testing.live import LiveService
 
 ROUNDS = 5
+BENCH_PASSWORD = secrets.token_urlsafe(16)  # a throwaway user in a throwaway store
 
 
 def raise_open_file_limit() -> int:
@@ -62,8 +64,10 @@ async def kill_ids(client: Redis, ids: list[int]) -> None:
 
 async def list_then_kill(client: Redis) -> None:
     me = await client.client_id()
-    await kill_ids(client, [int(c["id"]) for c in await client.client_list()
-                            if int(c["id"]) != me and not set(c["flags"]) & {"M", "S"}])
+    await kill_ids(
+        client,
+        [int(c["id"]) for c in await client.client_list() if int(c["id"]) != me and not set(c["flags"]) & {"M", "S"}],
+    )
 
 
 async def timed(work: Callable[[], Awaitable[object]]) -> float:
@@ -82,8 +86,12 @@ class Bench:
         response = await self.http.request(method, f"/v3/{self.project_id}{path}", **kwargs)  # type: ignore[arg-type]
         response.raise_for_status()
 
-    async def rounds(self, setup: Callable[[], list[socket.socket]], api: Callable[[], Awaitable[object]],
-                     baseline: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+    async def rounds(
+        self,
+        setup: Callable[[], list[socket.socket]],
+        api: Callable[[], Awaitable[object]],
+        baseline: Callable[[], Awaitable[object]],
+    ) -> tuple[float, float]:
         api_times, base_times = [], []
         for _ in range(ROUNDS):
             for times, work in ((base_times, baseline), (api_times, api)):
@@ -100,8 +108,9 @@ def register(live: LiveService, project_id: str, servers: list[RedisServer], nam
     return live.call(admin.adopt_instance(live.services.inventory, project_id=project_id, name=name, nodes=specs))
 
 
-async def scenarios(bench: Bench, one: Instance, one_server: RedisServer, many: Instance,
-                    many_servers: list[RedisServer]) -> list[tuple[str, float, float, float]]:
+async def scenarios(
+    bench: Bench, one: Instance, one_server: RedisServer, many: Instance, many_servers: list[RedisServer]
+) -> list[tuple[str, float, float, float]]:
     node = one.nodes[0].id
     raw = Redis(host=one_server.host, port=one_server.port)
     raws = [Redis(host=s.host, port=s.port) for s in many_servers]
@@ -109,8 +118,9 @@ async def scenarios(bench: Bench, one: Instance, one_server: RedisServer, many: 
     ids: list[int] = []
 
     async def by_id_api() -> None:
-        await bench.api("DELETE", f"/redis/nodes/{node}/sessions",
-                        json={"is_all": False, "session_ids": [str(i) for i in ids]})
+        await bench.api(
+            "DELETE", f"/redis/nodes/{node}/sessions", json={"is_all": False, "session_ids": [str(i) for i in ids]}
+        )
 
     async def by_id_base() -> None:
         await kill_ids(raw, ids)
@@ -147,9 +157,14 @@ async def scenarios(bench: Bench, one: Instance, one_server: RedisServer, many: 
     return [(name, a, b, target) for name, a, b, target in results]
 
 
-async def _rounds_with_ids(bench: Bench, server: RedisServer, raw: Redis, ids: list[int],
-                           api: Callable[[], Awaitable[object]],
-                           baseline: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+async def _rounds_with_ids(
+    bench: Bench,
+    server: RedisServer,
+    raw: Redis,
+    ids: list[int],
+    api: Callable[[], Awaitable[object]],
+    baseline: Callable[[], Awaitable[object]],
+) -> tuple[float, float]:
     api_times, base_times = [], []
     for _ in range(ROUNDS):
         for times, work in ((base_times, baseline), (api_times, api)):
@@ -163,8 +178,15 @@ async def _rounds_with_ids(bench: Bench, server: RedisServer, raw: Redis, ids: l
     return statistics.median(api_times), statistics.median(base_times)
 
 
-async def main(live: LiveService, token: str, project_id: str, one: Instance, one_server: RedisServer,
-               many: Instance, many_servers: list[RedisServer]) -> list[tuple[str, float, float, float]]:
+async def main(
+    live: LiveService,
+    token: str,
+    project_id: str,
+    one: Instance,
+    one_server: RedisServer,
+    many: Instance,
+    many_servers: list[RedisServer],
+) -> list[tuple[str, float, float, float]]:
     bench = Bench(live, token, project_id)
     try:
         return await scenarios(bench, one, one_server, many, many_servers)
@@ -188,7 +210,7 @@ def run() -> int:
         many_servers = [cluster.start_server() for _ in range(16)]
         with LiveService(Settings(data_dir=Path(data_dir))) as live:
             inventory = live.services.inventory
-            live.call(admin.add_user(inventory, domain="bench", name="bench", password="bench-password", is_admin=True))
+            live.call(admin.add_user(inventory, domain="bench", name="bench", password=BENCH_PASSWORD, is_admin=True))
             project = live.call(admin.add_project(inventory, domain="bench", name="bench"))
             one = register(live, project.id, [one_server], "one")
             many = register(live, project.id, many_servers, "many")
@@ -199,9 +221,15 @@ def run() -> int:
 
 
 def _login(live: LiveService, project_id: str) -> str:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "bench", "password": "bench-password", "domain": {"name": "bench"}}}},
-        "scope": {"project": {"id": project_id}}}}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": "bench", "password": BENCH_PASSWORD, "domain": {"name": "bench"}}},
+            },
+            "scope": {"project": {"id": project_id}},
+        }
+    }
     return httpx.post(f"{live.url}/v3/auth/tokens", json=body).headers["X-Subject-Token"]
 
 

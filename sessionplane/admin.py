@@ -48,7 +48,13 @@ async def adopt_instance(
     if await inventory.project(project_id) is None:
         raise LookupError(f"project {project_id} does not exist")
     return await inventory.add_instance(
-        project_id=project_id, name=name, mode=mode, datastore_version=version, nodes=nodes, tags=tags,
-        enterprise_project_id=enterprise_project_id, protected_names=protected_names,
+        project_id=project_id,
+        name=name,
+        mode=mode,
+        datastore_version=version,
+        nodes=nodes,
+        tags=tags,
+        enterprise_project_id=enterprise_project_id,
+        protected_names=protected_names,
         protected_users=protected_users,
     )

@@ -38,11 +38,15 @@ def tenant(service: LiveService) -> Tenant:
 
 
 def login(service: LiveService, *, domain: str, name: str, password: str, project_id: str) -> str:
-    body = {"auth": {
-        "identity": {"methods": ["password"],
-                     "password": {"user": {"name": name, "password": password, "domain": {"name": domain}}}},
-        "scope": {"project": {"id": project_id}},
-    }}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": name, "password": password, "domain": {"name": domain}}},
+            },
+            "scope": {"project": {"id": project_id}},
+        }
+    }
     response = httpx.post(f"{service.url}/v3/auth/tokens", json=body)
     assert response.status_code == 201, response.text
     return response.headers["X-Subject-Token"]
@@ -50,8 +54,13 @@ def login(service: LiveService, *, domain: str, name: str, password: str, projec
 
 @pytest.fixture(scope="session")
 def admin_token(service: LiveService, tenant: Tenant) -> str:
-    return login(service, domain=tenant.domain, name=tenant.admin_name, password=tenant.admin_password,
-                 project_id=tenant.project_id)
+    return login(
+        service,
+        domain=tenant.domain,
+        name=tenant.admin_name,
+        password=tenant.admin_password,
+        project_id=tenant.project_id,
+    )
 
 
 @pytest.fixture
@@ -86,11 +95,17 @@ def register(service: LiveService, tenant: Tenant) -> Callable[..., Instance]:
     """Adopt running servers as one instance of the tenant's project."""
 
     def register_instance(*servers: RedisServer, **options: object) -> Instance:
-        specs = [NodeSpec(host=s.host, port=s.port, password=s.password, name=f"node_{i + 1}")
-                 for i, s in enumerate(servers)]
+        specs = [
+            NodeSpec(host=s.host, port=s.port, password=s.password, name=f"node_{i + 1}") for i, s in enumerate(servers)
+        ]
         options.setdefault("name", "orders-cache")
-        return service.call(admin.adopt_instance(
-            service.services.inventory, project_id=tenant.project_id, nodes=specs, **options  # type: ignore[arg-type]
-        ))
+        return service.call(
+            admin.adopt_instance(
+                service.services.inventory,
+                project_id=tenant.project_id,
+                nodes=specs,
+                **options,  # type: ignore[arg-type]
+            )
+        )
 
     return register_instance

@@ -19,8 +19,16 @@ def _encode(*args: object) -> bytes:
 class RawSession:
     """One client connection to a node, speaking just enough RESP for the tests."""
 
-    def __init__(self, server: RedisServer, *, name: str | None = None, db: int = 0, user: str | None = None,
-                 password: str | None = None, source_ip: str | None = None) -> None:
+    def __init__(
+        self,
+        server: RedisServer,
+        *,
+        name: str | None = None,
+        db: int = 0,
+        user: str | None = None,
+        password: str | None = None,
+        source_ip: str | None = None,
+    ) -> None:
         source = (source_ip, 0) if source_ip else None
         self.sock = socket.create_connection((server.host, server.port), source_address=source)
         self._buffer = b""

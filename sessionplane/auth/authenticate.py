@@ -102,13 +102,26 @@ class Authenticator:
 
 
 def _principal(
-    user: User, account: Account, project: Project, request: RequestView, *, method: str,
+    user: User,
+    account: Account,
+    project: Project,
+    request: RequestView,
+    *,
+    method: str,
     access_key_id: str | None = None,
 ) -> Principal:
     return Principal(
-        user_id=user.id, user_name=user.name, account_id=account.id, account_name=account.name,
-        project_id=project.id, project_name=project.name, is_admin=user.is_admin, method=method,
-        source_ip=request.client_ip, secure_transport=request.secure, access_key_id=access_key_id,
+        user_id=user.id,
+        user_name=user.name,
+        account_id=account.id,
+        account_name=account.name,
+        project_id=project.id,
+        project_name=project.name,
+        is_admin=user.is_admin,
+        method=method,
+        source_ip=request.client_ip,
+        secure_transport=request.secure,
+        access_key_id=access_key_id,
     )
 
 

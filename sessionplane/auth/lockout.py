@@ -19,7 +19,11 @@ class _Record:
 
 class Lockout:
     def __init__(
-        self, *, max_failures: int = 5, lock_seconds: float = 300.0, capacity: int = 10_000,
+        self,
+        *,
+        max_failures: int = 5,
+        lock_seconds: float = 300.0,
+        capacity: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._max_failures = max_failures

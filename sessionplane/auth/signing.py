@@ -111,10 +111,16 @@ def canonical_request(request: SignedRequest, signed_headers: Sequence[str]) -> 
         if value is None:
             raise SignatureError("malformed", f"signed header {name} is missing from the request")
         lines.append(f"{name}:{value.strip()}\n")
-    return "\n".join([
-        request.method.upper(), canonical_uri(request.path), canonical_query(request.query),
-        "".join(lines), ";".join(signed_headers), payload_hash(request),
-    ])
+    return "\n".join(
+        [
+            request.method.upper(),
+            canonical_uri(request.path),
+            canonical_query(request.query),
+            "".join(lines),
+            ";".join(signed_headers),
+            payload_hash(request),
+        ]
+    )
 
 
 def string_to_sign(canonical: str, sdk_date: str) -> str:
@@ -127,7 +133,11 @@ def signature(secret_key: str | bytes, text: str) -> str:
 
 
 def verify(
-    request: SignedRequest, authorization: AuthorizationHeader, secret_key: str, *, now: datetime,
+    request: SignedRequest,
+    authorization: AuthorizationHeader,
+    secret_key: str,
+    *,
+    now: datetime,
     max_skew: timedelta = timedelta(minutes=15),
 ) -> None:
     if "x-sdk-date" not in authorization.signed_headers:

@@ -18,12 +18,18 @@ T = TypeVar("T")
 console = Console()
 err_console = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Store and keyring directory (env SESSIONPLANE_DATA_DIR)")]
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy async URL (env SESSIONPLANE_DATABASE_URL)")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Store and keyring directory (env SESSIONPLANE_DATA_DIR)")
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy async URL (env SESSIONPLANE_DATABASE_URL)")
+]
 
 
 def load_settings(data_dir: Path | None = None, database_url: str | None = None, **overrides: Any) -> Settings:
-    explicit = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, **overrides}.items() if v is not None}
+    explicit = {
+        k: v for k, v in {"data_dir": data_dir, "database_url": database_url, **overrides}.items() if v is not None
+    }
     return Settings(**explicit)
 
 

@@ -82,8 +82,13 @@ def user_enable(name: str, domain: Domain, data_dir: DataDir = None, database_ur
 
 
 @users.command("passwd")
-def user_passwd(name: str, domain: Domain, password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
-                data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def user_passwd(
+    name: str,
+    domain: Domain,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Change a password; the user's existing tokens are revoked."""
     password = read_password(f"new password for {name}: ", password_stdin)
 
@@ -115,8 +120,9 @@ def group_add(name: str, domain: Domain, data_dir: DataDir = None, database_url:
 
 
 @groups.command("add-member")
-def group_add_member(group: str, user: str, domain: Domain, data_dir: DataDir = None,
-                     database_url: DatabaseUrl = None) -> None:
+def group_add_member(
+    group: str, user: str, domain: Domain, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
     async def work(s: Services) -> None:
         await s.iam.add_member(group_id=(await _group(s, domain, group)).id, user_id=(await _user(s, domain, user)).id)
 
@@ -128,8 +134,13 @@ def group_add_member(group: str, user: str, domain: Domain, data_dir: DataDir = 
 
 
 @policies.command("create")
-def policy_create(name: str, file: Annotated[Path, typer.Argument(help="JSON policy document")], domain: Domain,
-                  data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def policy_create(
+    name: str,
+    file: Annotated[Path, typer.Argument(help="JSON policy document")],
+    domain: Domain,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Create or replace a policy from a JSON file; a malformed policy is refused with where it is wrong."""
     document = file.read_text()
     try:
@@ -156,8 +167,11 @@ def policy_list(domain: Domain, data_dir: DataDir = None, database_url: Database
     stored, attached = run(load_settings(data_dir, database_url), work)
     table = Table("policy", "kind", "attachments (type:id@project)")
     for name in [*SYSTEM_POLICIES, *(p.name for p in stored)]:
-        where = [f"{a.principal_type}:{a.principal_id}@{a.project_id or '*'} ({a.id})" for a in attached
-                 if a.policy_name == name]
+        where = [
+            f"{a.principal_type}:{a.principal_id}@{a.project_id or '*'} ({a.id})"
+            for a in attached
+            if a.policy_name == name
+        ]
         table.add_row(name, "system" if name in SYSTEM_POLICIES else "custom", "\n".join(where))
     console.print(table)
 
@@ -174,11 +188,13 @@ def policy_delete(name: str, domain: Domain, data_dir: DataDir = None, database_
 
 @policies.command("attach")
 def policy_attach(
-    name: str, domain: Domain,
+    name: str,
+    domain: Domain,
     user: Annotated[str | None, typer.Option("--user")] = None,
     group: Annotated[str | None, typer.Option("--group")] = None,
     project: Annotated[str | None, typer.Option("--project", help="Project ID (default: every project)")] = None,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Grant a policy to a user or a group, in one project or in all of them."""
     if (user is None) == (group is None):
@@ -189,8 +205,13 @@ def policy_attach(
         if name not in SYSTEM_POLICIES and name not in {p.name for p in await s.iam.policies(account_id=account.id)}:
             raise LookupError(f"policy {name!r} does not exist")
         principal = await _user(s, domain, user) if user else await _group(s, domain, group or "")
-        attachment = await s.iam.attach(account_id=account.id, policy_name=name, principal_type="user" if user else "group",
-                                        principal_id=principal.id, project_id=project)
+        attachment = await s.iam.attach(
+            account_id=account.id,
+            policy_name=name,
+            principal_type="user" if user else "group",
+            principal_id=principal.id,
+            project_id=project,
+        )
         return attachment.id
 
     console.print(run(load_settings(data_dir, database_url), work))
@@ -210,7 +231,8 @@ def policy_simulate(
     action: Annotated[str, typer.Option("--action", help="e.g. gaussdbfornosql:instance:deleteSession")],
     instance: Annotated[str | None, typer.Option("--instance", help="Instance ID (needed for session actions)")] = None,
     project: Annotated[str | None, typer.Option("--project", help="Project ID (default: the instance's)")] = None,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Explain the decision: which statement allowed or denied the action, or that nothing allowed it."""
     if action not in ACTIONS:
@@ -226,13 +248,23 @@ def policy_simulate(
             raise LookupError("give --project or --instance")
         if person.is_admin:
             return "ALLOW: the account's admin may do everything"
-        principal = Principal(user_id=person.id, user_name=person.name, account_id=person.account_id,
-                              account_name=domain, project_id=project_id, project_name="", is_admin=False,
-                              method="simulation")
+        principal = Principal(
+            user_id=person.id,
+            user_name=person.name,
+            account_id=person.account_id,
+            account_name=domain,
+            project_id=project_id,
+            project_name="",
+            is_admin=False,
+            method="simulation",
+        )
         result = await s.authorizer.explain(RequestMeta("simulation", principal), ACTIONS[action], found)
         lines = [f"{result.decision.value.upper().replace('NOT_APPLICABLE', 'DENY (no statement allows it)')}"]
-        lines += [f"  {m.effect}: policy {m.policy_name!r}, Statement[{m.statement_index}]"
-                  + (f" (Sid {m.sid})" if m.sid else "") for m in result.matches]
+        lines += [
+            f"  {m.effect}: policy {m.policy_name!r}, Statement[{m.statement_index}]"
+            + (f" (Sid {m.sid})" if m.sid else "")
+            for m in result.matches
+        ]
         return "\n".join(lines)
 
     console.print(run(load_settings(data_dir, database_url), work))
@@ -242,9 +274,11 @@ def policy_simulate(
 
 
 @access_keys.command("create")
-def ak_create(user: str, domain: Domain, description: str = "", data_dir: DataDir = None,
-              database_url: DatabaseUrl = None) -> None:
+def ak_create(
+    user: str, domain: Domain, description: str = "", data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
     """Create an AK/SK pair. The SK is shown now and never again."""
+
     async def work(s: Services):  # noqa: ANN202
         return await s.iam.create_access_key(user_id=(await _user(s, domain, user)).id, description=description)
 
@@ -259,7 +293,9 @@ def ak_list(user: str, domain: Domain, data_dir: DataDir = None, database_url: D
 
     table = Table("ak", "enabled", "created", "description")
     for k in run(load_settings(data_dir, database_url), work):
-        table.add_row(k.id, "yes" if k.enabled else "DISABLED", k.created_at.isoformat(timespec="seconds"), k.description)
+        table.add_row(
+            k.id, "yes" if k.enabled else "DISABLED", k.created_at.isoformat(timespec="seconds"), k.description
+        )
     console.print(table)
 
 
@@ -290,13 +326,19 @@ def audit_list(
     outcome: Annotated[str | None, typer.Option(help="succeeded, partial, failed, denied, pending")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     from datetime import UTC
 
-    where = AuditFilter(since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
-                        until=until.replace(tzinfo=until.tzinfo or UTC) if until else None,
-                        user_name=user, instance_id=instance, outcome=outcome, limit=limit)
+    where = AuditFilter(
+        since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+        until=until.replace(tzinfo=until.tzinfo or UTC) if until else None,
+        user_name=user,
+        instance_id=instance,
+        outcome=outcome,
+        limit=limit,
+    )
 
     async def work(s: Services) -> list:
         account_id = (await _account(s, domain)).id if domain else None
@@ -304,13 +346,23 @@ def audit_list(
 
     events = run(load_settings(data_dir, database_url), work)
     if as_json:
-        console.print_json(json.dumps([{**e.__dict__, "at": e.at.isoformat(), "node_results": list(e.node_results)}
-                                       for e in events]))
+        console.print_json(
+            json.dumps([{**e.__dict__, "at": e.at.isoformat(), "node_results": list(e.node_results)} for e in events])
+        )
         return
     table = Table("time (UTC)", "outcome", "user", "action", "instance / node", "per node", "request id")
     for e in events:
-        per_node = "; ".join(f"{r.get('node_id', '')[:8]}: " + (f"closed {r['closed']}" if "closed" in r
-                             else str(r.get("error_code"))) for r in e.node_results)
-        table.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.outcome, e.user_name or "", e.action.split(":")[-1],
-                      f"{e.instance_id or ''}\n{e.node_id or ''}".strip(), per_node, e.request_id)
+        per_node = "; ".join(
+            f"{r.get('node_id', '')[:8]}: " + (f"closed {r['closed']}" if "closed" in r else str(r.get("error_code")))
+            for r in e.node_results
+        )
+        table.add_row(
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.outcome,
+            e.user_name or "",
+            e.action.split(":")[-1],
+            f"{e.instance_id or ''}\n{e.node_id or ''}".strip(),
+            per_node,
+            e.request_id,
+        )
     console.print(table)

@@ -24,11 +24,18 @@ Domain = Annotated[str, typer.Option("--domain", help="Account (domain) name")]
 
 
 @projects.command("add")
-def project_add(name: str, domain: Domain, project_id: Annotated[str | None, typer.Option("--id")] = None,
-                data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def project_add(
+    name: str,
+    domain: Domain,
+    project_id: Annotated[str | None, typer.Option("--id")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Create a project (and its account on first use); prints the project ID."""
-    project = run(load_settings(data_dir, database_url),
-                  lambda s: admin.add_project(s.inventory, domain=domain, name=name, project_id=project_id))
+    project = run(
+        load_settings(data_dir, database_url),
+        lambda s: admin.add_project(s.inventory, domain=domain, name=name, project_id=project_id),
+    )
     console.print(project.id)
 
 
@@ -48,17 +55,21 @@ def read_password(prompt: str, from_stdin: bool) -> str:
 
 @users.command("add")
 def user_add(
-    name: str, domain: Domain,
+    name: str,
+    domain: Domain,
     is_admin: Annotated[bool, typer.Option("--admin", help="The account's admin: allowed everything")] = False,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user with a password (prompted, or read from stdin; never a flag, so it stays out of ps)."""
     password = read_password(f"password for {name}: ", password_stdin)
     if len(password) < 8:
         raise typer.BadParameter("the password needs at least 8 characters")
-    user = run(load_settings(data_dir, database_url),
-               lambda s: admin.add_user(s.inventory, domain=domain, name=name, password=password, is_admin=is_admin))
+    user = run(
+        load_settings(data_dir, database_url),
+        lambda s: admin.add_user(s.inventory, domain=domain, name=name, password=password, is_admin=is_admin),
+    )
     console.print(user.id)
 
 
@@ -69,10 +80,17 @@ def parse_node(text: str) -> NodeSpec:
     """
     url = urlsplit(text if "://" in text else f"redis://{text}")
     if url.scheme not in ("redis", "rediss") or not url.hostname or not url.port:
-        raise typer.BadParameter(f"node {text.split('@')[-1]!r}: expected host:port or redis://[user:password@]host:port")
+        raise typer.BadParameter(
+            f"node {text.split('@')[-1]!r}: expected host:port or redis://[user:password@]host:port"
+        )
     password = unquote(url.password) if url.password else os.environ.get("SESSIONPLANE_NODE_PASSWORD")
-    return NodeSpec(host=url.hostname, port=url.port, username=unquote(url.username) if url.username else None,
-                    password=password, tls=url.scheme == "rediss")
+    return NodeSpec(
+        host=url.hostname,
+        port=url.port,
+        username=unquote(url.username) if url.username else None,
+        password=password,
+        tls=url.scheme == "rediss",
+    )
 
 
 def parse_tags(values: list[str]) -> dict[str, str]:
@@ -96,28 +114,50 @@ def instance_add(
     enterprise_project: Annotated[str, typer.Option("--enterprise-project")] = "0",
     protect_name: Annotated[list[str] | None, typer.Option("--protect-name", help="Client name never closed")] = None,
     protect_user: Annotated[list[str] | None, typer.Option("--protect-user", help="ACL user never closed")] = None,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Adopt existing Redis endpoints as one instance; prints the instance ID."""
     specs = [parse_node(n) for n in node]
     specs = [NodeSpec(**{**s.__dict__, "name": f"node_{i + 1}"}) for i, s in enumerate(specs)]
-    instance = run(load_settings(data_dir, database_url), lambda s: admin.adopt_instance(
-        s.inventory, project_id=project, name=name, nodes=specs, mode=mode, version=version,
-        tags=parse_tags(tag or []), enterprise_project_id=enterprise_project,
-        protected_names=protect_name or [], protected_users=protect_user or [],
-    ))
+    instance = run(
+        load_settings(data_dir, database_url),
+        lambda s: admin.adopt_instance(
+            s.inventory,
+            project_id=project,
+            name=name,
+            nodes=specs,
+            mode=mode,
+            version=version,
+            tags=parse_tags(tag or []),
+            enterprise_project_id=enterprise_project,
+            protected_names=protect_name or [],
+            protected_users=protect_user or [],
+        ),
+    )
     console.print(instance.id)
 
 
 @instances.command("list")
-def instance_list(project: Annotated[str | None, typer.Option("--project")] = None,
-                  data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    found, _total = run(load_settings(data_dir, database_url),
-                        lambda s: s.inventory.instances(project_id=project, limit=1000))
+def instance_list(
+    project: Annotated[str | None, typer.Option("--project")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    found, _total = run(
+        load_settings(data_dir, database_url), lambda s: s.inventory.instances(project_id=project, limit=1000)
+    )
     table = Table("id", "name", "mode", "status", "project", "nodes", "tags")
     for i in found:
-        table.add_row(i.id, i.name, i.mode, i.status, i.project_id, str(len(i.nodes)),
-                      ", ".join(f"{k}={v}" for k, v in i.tags.items()))
+        table.add_row(
+            i.id,
+            i.name,
+            i.mode,
+            i.status,
+            i.project_id,
+            str(len(i.nodes)),
+            ", ".join(f"{k}={v}" for k, v in i.tags.items()),
+        )
     console.print(table)
 
 
@@ -132,8 +172,10 @@ async def _instance(services: Services, instance_id: str) -> Instance:
 def instance_show(instance_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     i = run(load_settings(data_dir, database_url), lambda s: _instance(s, instance_id))
     console.print(f"[bold]{i.name}[/bold] {i.id}  mode={i.mode} status={i.status} project={i.project_id}")
-    console.print(f"enterprise project {i.enterprise_project_id}; tags {dict(i.tags)}; "
-                  f"protected names {list(i.protected_names)}; protected users {list(i.protected_users)}")
+    console.print(
+        f"enterprise project {i.enterprise_project_id}; tags {dict(i.tags)}; "
+        f"protected names {list(i.protected_names)}; protected users {list(i.protected_users)}"
+    )
     table = Table("node id", "name", "role", "status", "address", "user", "tls")
     for n in i.nodes:
         table.add_row(n.id, n.name, n.role, n.status, f"{n.host}:{n.port}", n.username or "", "yes" if n.tls else "")

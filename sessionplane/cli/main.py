@@ -34,7 +34,8 @@ def configure_logging(level: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (env SESSIONPLANE_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (env SESSIONPLANE_PORT)")] = None,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the API. Settings come from flags, SESSIONPLANE_* variables, and the TOML file in SESSIONPLANE_CONFIG."""
     settings = load_settings(data_dir, database_url, host=host, port=port)
@@ -61,7 +62,9 @@ def rotate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 def demo(
     port: Annotated[int, typer.Option(help="API port")] = 8600,
     nodes: Annotated[int, typer.Option(help="How many local redis-server nodes", min=1, max=64)] = 3,
-    state_file: Annotated[str | None, typer.Option("--state-file", help="Write endpoint and credentials as JSON")] = None,
+    state_file: Annotated[
+        str | None, typer.Option("--state-file", help="Write endpoint and credentials as JSON")
+    ] = None,
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
 ) -> None:
     """Start local redis-server nodes, register them as an instance, and serve the API over them."""

@@ -36,18 +36,26 @@ def _nodes(instance: Instance, node_id: str | None) -> tuple[Node, ...]:
 
 def _operator(instance: Instance) -> RequestMeta:
     principal = Principal(
-        user_id="cli", user_name=f"cli:{getpass.getuser()}", account_id="", account_name="",
-        project_id=instance.project_id, project_name="", is_admin=True, method="cli",
+        user_id="cli",
+        user_name=f"cli:{getpass.getuser()}",
+        account_id="",
+        account_name="",
+        project_id=instance.project_id,
+        project_name="",
+        is_admin=True,
+        method="cli",
     )
     return RequestMeta(request_id=uuid.uuid4().hex, principal=principal)
 
 
 @app.command("list")
 def list_sessions(
-    instance: InstanceOpt, node: NodeOpt = None,
+    instance: InstanceOpt,
+    node: NodeOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
     addr_prefix: Annotated[str | None, typer.Option("--addr-prefix")] = None,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     async def work(s: Services) -> None:
         found = await _instance(s, instance)
@@ -62,13 +70,17 @@ def list_sessions(
 
 
 @app.command("stats")
-def stats(instance: InstanceOpt, node: NodeOpt = None, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def stats(
+    instance: InstanceOpt, node: NodeOpt = None, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
     async def work(s: Services) -> None:
         found = await _instance(s, instance)
         for n in _nodes(found, node):
             st = await s.sessions.statistics(instance=found, node=n)
-            console.print(f"[bold]{n.name}[/bold] {n.id}: {st.total_connection_count} sessions, "
-                          f"{st.active_connection_count} active")
+            console.print(
+                f"[bold]{n.name}[/bold] {n.id}: {st.total_connection_count} sessions, "
+                f"{st.active_connection_count} active"
+            )
             table = Table("client ip", "sessions", "db", "sessions")
             rows = max(len(st.top_source_ips), len(st.top_dbs))
             for i in range(rows):
@@ -82,11 +94,15 @@ def stats(instance: InstanceOpt, node: NodeOpt = None, data_dir: DataDir = None,
 
 @app.command("close")
 def close(
-    instance: InstanceOpt, node: NodeOpt = None,
+    instance: InstanceOpt,
+    node: NodeOpt = None,
     session_id: Annotated[list[int] | None, typer.Option("--id", help="Session ID to close; repeat")] = None,
-    min_idle: Annotated[int | None, typer.Option("--min-idle", min=0, help="Only sessions idle this many seconds")] = None,
+    min_idle: Annotated[
+        int | None, typer.Option("--min-idle", min=0, help="Only sessions idle this many seconds")
+    ] = None,
     addr_prefix: Annotated[str | None, typer.Option("--addr-prefix")] = None,
-    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Close sessions: the given IDs on --node, or every client session (of --node, or of every node)."""
     if session_id and node is None:
@@ -94,8 +110,9 @@ def close(
 
     async def work(s: Services) -> None:
         found = await _instance(s, instance)
-        criteria = CloseCriteria(ids=tuple(session_id) if session_id else None, min_idle_seconds=min_idle,
-                                 addr_prefix=addr_prefix)
+        criteria = CloseCriteria(
+            ids=tuple(session_id) if session_id else None, min_idle_seconds=min_idle, addr_prefix=addr_prefix
+        )
         for n in _nodes(found, node):
             closed = await s.sessions.close_node(meta=_operator(found), instance=found, node=n, criteria=criteria)
             console.print(f"{n.name} {n.id}: closed {closed}")

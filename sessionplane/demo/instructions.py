@@ -13,11 +13,23 @@ if TYPE_CHECKING:
 
 def curl_commands(state: DemoState) -> str:
     e, p, i, n = state.endpoint, state.project_id, state.instance_id, state.nodes[0]["id"]
-    login = json.dumps({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": state.user["name"], "password": state.user["password"], "domain": {"name": state.user["domain"]}}}},
-        "scope": {"project": {"id": p}},
-    }})
+    login = json.dumps(
+        {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": state.user["name"],
+                            "password": state.user["password"],
+                            "domain": {"name": state.user["domain"]},
+                        }
+                    },
+                },
+                "scope": {"project": {"id": p}},
+            }
+        }
+    )
     auth = '-H "X-Auth-Token: $TOKEN"'
     return f"""\
 # sign in: the token comes back in the X-Subject-Token header
@@ -54,7 +66,7 @@ from huaweicloudsdkgaussdbfornosql.v3 import GaussDBforNoSQLClient, ListInstance
 client = (GaussDBforNoSQLClient.new_builder()
           .with_credentials(BasicCredentials("{state.ak}", "{state.sk}", "{state.project_id}"))
           .with_endpoints(["{state.endpoint}"]).build())
-print(client.list_instances_session(ListInstancesSessionRequest(node_id="{state.nodes[0]['id']}", limit=10)))
+print(client.list_instances_session(ListInstancesSessionRequest(node_id="{state.nodes[0]["id"]}", limit=10)))
 """
 
 
@@ -67,7 +79,9 @@ def print_instructions(state: DemoState) -> None:
     console.print(f"instance     {state.instance_id}  (Cluster, tags env=dev team=payments)")
     for node in state.nodes:
         console.print(f"node         {node['id']}  {node['host']}:{node['port']}")
-    console.print(f"admin user   domain={state.user['domain']} name={state.user['name']} password={state.user['password']}")
+    console.print(
+        f"admin user   domain={state.user['domain']} name={state.user['name']} password={state.user['password']}"
+    )
     ro = state.readonly_user
     console.print(f"read-only    domain={ro['domain']} name={ro['name']} password={ro['password']}")
     console.print(f"AK / SK      {state.ak} / {state.sk}")

@@ -50,13 +50,26 @@ async def _seed(live: LiveService, cluster: LocalCluster, password: str, readonl
     admin_user = await admin.add_user(s.inventory, domain=DOMAIN, name="demo-admin", password=password, is_admin=True)
     reader = await admin.add_user(s.inventory, domain=DOMAIN, name="demo-reader", password=readonly_password)
     project = await admin.add_project(s.inventory, domain=DOMAIN, name=live.settings.region)
-    await s.iam.attach(account_id=admin_user.account_id, policy_name=READ_ONLY.name, principal_type="user",
-                       principal_id=reader.id, project_id=project.id)
-    specs = [NodeSpec(host=n.host, port=n.port, password=n.password, name=f"proxy_{i + 1}")
-             for i, n in enumerate(cluster.servers)]
+    await s.iam.attach(
+        account_id=admin_user.account_id,
+        policy_name=READ_ONLY.name,
+        principal_type="user",
+        principal_id=reader.id,
+        project_id=project.id,
+    )
+    specs = [
+        NodeSpec(host=n.host, port=n.port, password=n.password, name=f"proxy_{i + 1}")
+        for i, n in enumerate(cluster.servers)
+    ]
     instance = await admin.adopt_instance(
-        s.inventory, project_id=project.id, name="demo-cache", nodes=specs, mode="Cluster",
-        tags={"env": "dev", "team": "payments"}, enterprise_project_id="demo-ep", protected_names=["demo-guardian"],
+        s.inventory,
+        project_id=project.id,
+        name="demo-cache",
+        nodes=specs,
+        mode="Cluster",
+        tags={"env": "dev", "team": "payments"},
+        enterprise_project_id="demo-ep",
+        protected_names=["demo-guardian"],
     )
     key = await s.iam.create_access_key(user_id=admin_user.id, description="demo")
     return project, instance, key
@@ -103,14 +116,27 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _state(live: LiveService, project_id: str, instance: Instance, cluster: LocalCluster, node_password: str,
-           password: str, readonly_password: str, key: object) -> DemoState:
+def _state(
+    live: LiveService,
+    project_id: str,
+    instance: Instance,
+    cluster: LocalCluster,
+    node_password: str,
+    password: str,
+    readonly_password: str,
+    key: object,
+) -> DemoState:
     nodes = [{"id": n.id, "host": n.host, "port": n.port, "password": node_password} for n in instance.nodes]
     return DemoState(
-        endpoint=live.url, region=live.settings.region, project_id=project_id, instance_id=instance.id, nodes=nodes,
+        endpoint=live.url,
+        region=live.settings.region,
+        project_id=project_id,
+        instance_id=instance.id,
+        nodes=nodes,
         user={"domain": DOMAIN, "name": "demo-admin", "password": password},
         readonly_user={"domain": DOMAIN, "name": "demo-reader", "password": readonly_password},
-        ak=key.id, sk=key.secret,  # type: ignore[attr-defined]
+        ak=key.id,
+        sk=key.secret,  # type: ignore[attr-defined]
     )
 
 

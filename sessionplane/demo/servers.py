@@ -43,15 +43,30 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         args = [
-            redis_server_binary(), "--port", str(self.port), "--bind", self.host, "--save", "",
-            "--appendonly", "no", "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log"),
-            "--maxclients", "10000", "--protected-mode", "no",
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--logfile",
+            str(self.workdir / "redis.log"),
+            "--maxclients",
+            "10000",
+            "--protected-mode",
+            "no",
         ]
         if self.password:
             args += ["--requirepass", self.password, "--masterauth", self.password]
         if self.replica_of:
             args += ["--replicaof", self.replica_of.host, str(self.replica_of.port)]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Our own argument list (the redis-server binary on PATH, numbers and paths we chose): no shell.
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         self._wait_until_ready()
         return self
 
@@ -63,7 +78,9 @@ class RedisServer:
                 return
             except redis.ConnectionError:
                 if self.process and self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server on port {self.port} exited; see {self.workdir}/redis.log") from None
+                    raise RuntimeError(
+                        f"redis-server on port {self.port} exited; see {self.workdir}/redis.log"
+                    ) from None
                 time.sleep(0.025)
         raise RuntimeError(f"redis-server on port {self.port} did not start")
 

@@ -17,10 +17,23 @@ from typing import Any
 
 from sessionplane.iam.patterns import wildcard_match
 
-GLOBAL_KEYS = frozenset(k.lower() for k in (
-    "g:EnterpriseProjectId", "g:UserId", "g:UserName", "g:DomainName", "g:ProjectId", "g:ProjectName",
-    "g:ServiceName", "g:SourceIp", "g:CurrentTime", "g:SecureTransport", "g:MFAPresent", "g:TagKeys",
-))
+GLOBAL_KEYS = frozenset(
+    k.lower()
+    for k in (
+        "g:EnterpriseProjectId",
+        "g:UserId",
+        "g:UserName",
+        "g:DomainName",
+        "g:ProjectId",
+        "g:ProjectName",
+        "g:ServiceName",
+        "g:SourceIp",
+        "g:CurrentTime",
+        "g:SecureTransport",
+        "g:MFAPresent",
+        "g:TagKeys",
+    )
+)
 _KEY_PREFIXES = ("g:resourcetag/", "gaussdbfornosql:", "nosql:")
 
 
@@ -83,11 +96,16 @@ _BASE: dict[str, tuple[Compare, Callable[[str], Any]]] = {
 }
 # negated operator -> the base it negates
 _NEGATED = {
-    "StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-    "StringNotMatch": "StringMatch", "StringNotMatchIgnoreCase": "StringMatchIgnoreCase",
-    "StringNotStartWith": "StringStartWith", "StringNotEndWith": "StringEndWith",
-    "StringNotStartWithIgnoreCase": "StringStartWithIgnoreCase", "StringNotEndWithIgnoreCase": "StringEndWithIgnoreCase",
-    "NumberNotEquals": "NumberEquals", "NotIpAddress": "IpAddress",
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotMatch": "StringMatch",
+    "StringNotMatchIgnoreCase": "StringMatchIgnoreCase",
+    "StringNotStartWith": "StringStartWith",
+    "StringNotEndWith": "StringEndWith",
+    "StringNotStartWithIgnoreCase": "StringStartWithIgnoreCase",
+    "StringNotEndWithIgnoreCase": "StringEndWithIgnoreCase",
+    "NumberNotEquals": "NumberEquals",
+    "NotIpAddress": "IpAddress",
 }
 _ALIASES = {"StringLike": "StringMatch", "StringNotLike": "StringNotMatch"}
 
@@ -124,7 +142,7 @@ def _split_operator(name: str, where: str) -> tuple[str, bool, str | None]:
     quantifier = None
     for prefix, meaning in (("ForAnyValue:", "any"), ("ForAllValues:", "all")):
         if name.startswith(prefix):
-            name, quantifier = name[len(prefix):], meaning
+            name, quantifier = name[len(prefix) :], meaning
     if_exists = name.endswith("IfExists")
     base = _ALIASES.get(name.removesuffix("IfExists"), name.removesuffix("IfExists"))
     if base not in _BASE and base not in _NEGATED and base != "Null":
@@ -173,5 +191,7 @@ def parse_condition_block(block: Any, where: str) -> tuple[Condition, ...]:
             raise ConditionError(f"{where}.{name}: must be a non-empty object of condition keys")
         for key, raw in keys.items():
             at = f"{where}.{name}.{key}"
-            conditions.append(Condition(operator, _check_key(key, at), _values(raw, operator, at), if_exists, quantifier))
+            conditions.append(
+                Condition(operator, _check_key(key, at), _values(raw, operator, at), if_exists, quantifier)
+            )
     return tuple(conditions)

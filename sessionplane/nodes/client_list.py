@@ -62,8 +62,14 @@ def parse_line(line: str) -> dict[str, str]:
 def client_from_line(line: str) -> Client:
     f = parse_line(line)
     return Client(
-        id=int(f["id"]), addr=f.get("addr", ""), name=f.get("name", ""), idle=int(f.get("idle", "0") or 0),
-        flags=f.get("flags", ""), db=f.get("db", "0"), user=f.get("user", ""), multi=f.get("multi", "-1"),
+        id=int(f["id"]),
+        addr=f.get("addr", ""),
+        name=f.get("name", ""),
+        idle=int(f.get("idle", "0") or 0),
+        flags=f.get("flags", ""),
+        db=f.get("db", "0"),
+        user=f.get("user", ""),
+        multi=f.get("multi", "-1"),
         line=line,
     )
 

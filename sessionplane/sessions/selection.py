@@ -69,12 +69,7 @@ def session_view(client: Client) -> dict[str, str]:
 
 def is_active(client: Client, idle_threshold: int) -> bool:
     """Idle less than the threshold, blocked (flag b), or inside MULTI (flag x or multi >= 0)."""
-    return (
-        client.idle < idle_threshold
-        or "b" in client.flags
-        or "x" in client.flags
-        or client.multi not in ("-1", "")
-    )
+    return client.idle < idle_threshold or "b" in client.flags or "x" in client.flags or client.multi not in ("-1", "")
 
 
 @dataclass(frozen=True)

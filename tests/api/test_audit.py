@@ -28,8 +28,11 @@ def test_allowed_closes_are_recorded_with_per_node_counts(service, api, tenant, 
     for _ in range(3):
         sessions(servers[1], name="b")
 
-    by_id = api.request("DELETE", f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
-                        json={"is_all": False, "session_ids": [str(a.id)]})
+    by_id = api.request(
+        "DELETE",
+        f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+        json={"is_all": False, "session_ids": [str(a.id)]},
+    )
     everything = api.delete(f"/v3/{tenant.project_id}/instances/{instance.id}/sessions")
     assert by_id.status_code == everything.status_code == 200
 
@@ -41,8 +44,10 @@ def test_allowed_closes_are_recorded_with_per_node_counts(service, api, tenant, 
     assert first.node_results == ({"node_id": instance.nodes[0].id, "closed": 1},)
     second = recorded[everything.headers["X-Request-Id"]]
     assert second.outcome == "succeeded" and second.parameters == {"is_all": True}
-    assert second.node_results == ({"node_id": instance.nodes[0].id, "closed": 0},
-                                   {"node_id": instance.nodes[1].id, "closed": 3})
+    assert second.node_results == (
+        {"node_id": instance.nodes[0].id, "closed": 0},
+        {"node_id": instance.nodes[1].id, "closed": 3},
+    )
 
 
 def test_partial_failure_is_recorded_per_node(service, api, tenant, cluster, sessions, register):
@@ -64,8 +69,9 @@ def test_denied_close_is_recorded_and_closes_nothing(service, tenant, cluster, s
     victim = sessions(server, name="victim")
     service.call(admin.add_user(service.services.inventory, domain="acme", name="auditee", password=PASSWORD))
     token = login(service, domain="acme", name="auditee", password=PASSWORD, project_id=tenant.project_id)
-    response = httpx.delete(f"{service.url}/v3/{tenant.project_id}/instances/{instance.id}/sessions",
-                            headers={"X-Auth-Token": token})
+    response = httpx.delete(
+        f"{service.url}/v3/{tenant.project_id}/instances/{instance.id}/sessions", headers={"X-Auth-Token": token}
+    )
     assert response.status_code == 403
     assert victim.alive() and victim.id in client_ids(server)
     (event,) = events(service, instance_id=instance.id, outcome="denied")
@@ -87,12 +93,19 @@ def own_service(tmp_path):
 def test_audit_survives_a_restart_and_reads_from_the_cli(own_service, tmp_path, cluster, sessions):
     live, project_id = own_service
     server = cluster.start_server()
-    instance = live.call(admin.adopt_instance(live.services.inventory, project_id=project_id, name="r",
-                                              nodes=[NodeSpec(host=server.host, port=server.port)]))
+    instance = live.call(
+        admin.adopt_instance(
+            live.services.inventory,
+            project_id=project_id,
+            name="r",
+            nodes=[NodeSpec(host=server.host, port=server.port)],
+        )
+    )
     sessions(server, name="x")
     token = login(live, domain="solo", name="root", password=PASSWORD, project_id=project_id)
-    response = httpx.delete(f"{live.url}/v3/{project_id}/instances/{instance.id}/sessions",
-                            headers={"X-Auth-Token": token})
+    response = httpx.delete(
+        f"{live.url}/v3/{project_id}/instances/{instance.id}/sessions", headers={"X-Auth-Token": token}
+    )
     assert response.status_code == 200
     live.stop()
 
@@ -103,8 +116,22 @@ def test_audit_survives_a_restart_and_reads_from_the_cli(own_service, tmp_path, 
     finally:
         restarted.stop()
     cli = subprocess.run(
-        [sys.executable, "-m", "sessionplane", "audit", "list", "--json", "--data-dir", str(tmp_path),
-         "--instance", instance.id], capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-m",
+            "sessionplane",
+            "audit",
+            "list",
+            "--json",
+            "--data-dir",
+            str(tmp_path),
+            "--instance",
+            instance.id,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (listed,) = json.loads(cli.stdout)
     assert listed["request_id"] == event.request_id and listed["outcome"] == "succeeded"
 
@@ -112,21 +139,35 @@ def test_audit_survives_a_restart_and_reads_from_the_cli(own_service, tmp_path, 
 def test_a_failed_audit_write_closes_nothing(own_service, cluster):
     live, project_id = own_service
     server = cluster.start_server()
-    instance = live.call(admin.adopt_instance(live.services.inventory, project_id=project_id, name="r",
-                                              nodes=[NodeSpec(host=server.host, port=server.port)]))
+    instance = live.call(
+        admin.adopt_instance(
+            live.services.inventory,
+            project_id=project_id,
+            name="r",
+            nodes=[NodeSpec(host=server.host, port=server.port)],
+        )
+    )
     victim = RawSession(server, name="victim")
     token = login(live, domain="solo", name="root", password=PASSWORD, project_id=project_id)
 
     async def break_audit() -> None:  # a real write failure in the real store, not a mock
         async with live.services.db.transaction() as s:
-            await s.execute(text("CREATE TRIGGER no_audit BEFORE INSERT ON audit_events "
-                                 "BEGIN SELECT RAISE(ABORT, 'audit volume full'); END"))
+            await s.execute(
+                text(
+                    "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events "
+                    "BEGIN SELECT RAISE(ABORT, 'audit volume full'); END"
+                )
+            )
 
     live.call(break_audit())
     for response in (
         httpx.delete(f"{live.url}/v3/{project_id}/instances/{instance.id}/sessions", headers={"X-Auth-Token": token}),
-        httpx.request("DELETE", f"{live.url}/v3/{project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
-                      headers={"X-Auth-Token": token}, json={"is_all": True}),
+        httpx.request(
+            "DELETE",
+            f"{live.url}/v3/{project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+            headers={"X-Auth-Token": token},
+            json={"is_all": True},
+        ),
     ):
         assert response.status_code == 500, response.text
         assert response.json()["error_code"] == "DBS.200998"

@@ -30,8 +30,9 @@ def test_node_id_limits_the_close_to_that_node(api, tenant, cluster, sessions, r
     instance = register(first, second)
     on_first, on_second = sessions(first, name="x"), sessions(second, name="y")
 
-    response = api.delete(f"/v3/{tenant.project_id}/instances/{instance.id}/sessions",
-                          params={"node_id": instance.nodes[1].id})
+    response = api.delete(
+        f"/v3/{tenant.project_id}/instances/{instance.id}/sessions", params={"node_id": instance.nodes[1].id}
+    )
 
     assert response.status_code == 200, response.text
     assert on_second.closed_by_node()

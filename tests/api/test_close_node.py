@@ -33,8 +33,12 @@ def test_unknown_or_already_closed_ids_are_not_an_error(api, tenant, cluster, se
     instance = register(server)
     keep = sessions(server, name="keep")
 
-    response = close(api, tenant.project_id, instance.nodes[0].id,
-                     {"is_all": False, "session_ids": ["999999", "18446744073709551615"]})
+    response = close(
+        api,
+        tenant.project_id,
+        instance.nodes[0].id,
+        {"is_all": False, "session_ids": ["999999", "18446744073709551615"]},
+    )
 
     assert response.status_code == 200, response.text
     assert keep.alive()
@@ -114,8 +118,9 @@ def test_dry_run_lists_what_would_close_and_closes_nothing(api, tenant, cluster,
     instance = register(server)
     a, b = sessions(server, name="a"), sessions(server, name="b")
 
-    response = close(api, tenant.project_id, instance.nodes[0].id, {"is_all": False, "session_ids": [str(a.id)]},
-                     dry_run="true")
+    response = close(
+        api, tenant.project_id, instance.nodes[0].id, {"is_all": False, "session_ids": [str(a.id)]}, dry_run="true"
+    )
 
     assert response.status_code == 200, response.text
     listed = response.json()["sessions"]

@@ -58,8 +58,12 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict:
 def test_bad_close_body(api, tenant, service, node_with_sessions, raw, code):
     server, instance, opened = node_with_sessions
     before = audit_count(service)
-    response = api.request("DELETE", f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
-                           content=raw, headers={"Content-Type": "application/json"})
+    response = api.request(
+        "DELETE",
+        f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
     assert_envelope(response, 400, code)
     assert_untouched(server, opened)
     assert audit_count(service) == before
@@ -67,8 +71,11 @@ def test_bad_close_body(api, tenant, service, node_with_sessions, raw, code):
 
 def test_empty_session_ids_message_is_specific(api, tenant, node_with_sessions):
     _server, instance, _opened = node_with_sessions
-    response = api.request("DELETE", f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
-                           json={"is_all": False, "session_ids": []})
+    response = api.request(
+        "DELETE",
+        f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+        json={"is_all": False, "session_ids": []},
+    )
     assert "session_ids must not be empty when is_all is false" in response.json()["error_msg"]
 
 
@@ -109,14 +116,21 @@ def test_node_not_in_the_instance(api, tenant, node_with_sessions, cluster, regi
 def test_another_projects_node_reads_as_missing(api, tenant, service, cluster, sessions):
     server = cluster.start_server()
     elsewhere = service.call(admin.add_project(service.services.inventory, domain="other-co", name="eu-west-0"))
-    foreign = service.call(admin.adopt_instance(
-        service.services.inventory, project_id=elsewhere.id, name="theirs",
-        nodes=[NodeSpec(host=server.host, port=server.port)],
-    ))
+    foreign = service.call(
+        admin.adopt_instance(
+            service.services.inventory,
+            project_id=elsewhere.id,
+            name="theirs",
+            nodes=[NodeSpec(host=server.host, port=server.port)],
+        )
+    )
     victim = sessions(server, name="victim")
     p = tenant.project_id
-    assert_envelope(api.request("DELETE", f"/v3/{p}/redis/nodes/{foreign.nodes[0].id}/sessions", json={"is_all": True}),
-                    404, "DBS.200013")
+    assert_envelope(
+        api.request("DELETE", f"/v3/{p}/redis/nodes/{foreign.nodes[0].id}/sessions", json={"is_all": True}),
+        404,
+        "DBS.200013",
+    )
     assert_envelope(api.delete(f"/v3/{p}/instances/{foreign.id}/sessions"), 404, "DBS.200002")
     assert_envelope(api.get(f"/v3/{p}/instances/{foreign.id}/sessions"), 404, "DBS.200002")
     assert victim.alive()

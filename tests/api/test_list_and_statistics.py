@@ -53,8 +53,9 @@ def test_addr_prefix_filters_listing_and_count(api, tenant, cluster, sessions, r
     instance = register(server)
     sessions(server, source_ip="127.0.0.1")
     others = [sessions(server, source_ip="127.0.0.3") for _ in range(2)]
-    body = api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
-                   params={"addr_prefix": "127.0.0.3"}).json()
+    body = api.get(
+        f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions", params={"addr_prefix": "127.0.0.3"}
+    ).json()
     assert body["total_count"] == 2
     assert {s["id"] for s in body["sessions"]} == {str(s.id) for s in others}
 
@@ -92,8 +93,10 @@ def test_statistics_count_ips_dbs_and_active_sessions(api, tenant, cluster, sess
     body = api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/session-statistics").json()
 
     assert body["total_connection_count"] == 6
-    assert body["top_source_ips"] == [{"client_ip": "127.0.0.5", "connection_count": 3},
-                                      {"client_ip": "127.0.0.6", "connection_count": 3}]
+    assert body["top_source_ips"] == [
+        {"client_ip": "127.0.0.5", "connection_count": 3},
+        {"client_ip": "127.0.0.6", "connection_count": 3},
+    ]
     assert body["top_dbs"] == [{"db": "0", "connection_count": 3}, {"db": "2", "connection_count": 3}]
     # every session was just used (idle < 1 s), so all are active here; blocked and MULTI are active by flag too
     assert body["active_connection_count"] == 6

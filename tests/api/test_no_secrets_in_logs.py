@@ -15,8 +15,11 @@ from tests.conftest import login
 
 def _signed_get(url: str, path: str, project_id: str, ak: str, sk: str) -> httpx.Response:
     host = url.removeprefix("http://")
-    headers = {"Content-Type": "application/json", "X-Project-Id": project_id,
-               "X-Sdk-Date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Project-Id": project_id,
+        "X-Sdk-Date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+    }
     signed = SignedRequest("GET", path, (), {"host": host, **{k.lower(): v for k, v in headers.items()}}, b"")
     headers["Authorization"] = sign_request(signed, ak, sk, ["content-type", "host", "x-project-id", "x-sdk-date"])
     return httpx.get(url + path, headers=headers)
@@ -30,17 +33,33 @@ def test_logs_hold_no_password_secret_key_or_token(service, tenant, cluster, cap
     key = service.call(iam.create_access_key(user_id=user.id))
     node = cluster.start_server()
     # credentials the node rejects: the adapter's AUTH fails there, and the error must not carry them
-    instance = service.call(admin.adopt_instance(inventory, project_id=tenant.project_id, name="wrong-credentials",
-                                                 nodes=[NodeSpec(host=node.host, port=node.port,
-                                                                 username="nobody", password=node_password)]))
+    instance = service.call(
+        admin.adopt_instance(
+            inventory,
+            project_id=tenant.project_id,
+            name="wrong-credentials",
+            nodes=[NodeSpec(host=node.host, port=node.port, username="nobody", password=node_password)],
+        )
+    )
     p = tenant.project_id
 
     token = login(service, domain="acme", name="log-tester", password=password, project_id=p)
     url = service.url
     responses = [
-        httpx.post(f"{url}/v3/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": {
-            "user": {"name": "log-tester", "password": password + "x", "domain": {"name": "acme"}}}},
-            "scope": {"project": {"id": p}}}}),
+        httpx.post(
+            f"{url}/v3/auth/tokens",
+            json={
+                "auth": {
+                    "identity": {
+                        "methods": ["password"],
+                        "password": {
+                            "user": {"name": "log-tester", "password": password + "x", "domain": {"name": "acme"}}
+                        },
+                    },
+                    "scope": {"project": {"id": p}},
+                }
+            },
+        ),
         httpx.get(f"{url}/v3/{p}/instances", headers={"X-Auth-Token": token}),
         httpx.get(f"{url}/v3/{p}/instances", headers={"X-Auth-Token": token[:-4] + "abcd"}),
         httpx.get(f"{url}/v3/{p}/redis/nodes/{instance.nodes[0].id}/sessions", headers={"X-Auth-Token": token}),

@@ -29,15 +29,34 @@ ENDPOINTS = ["close_node", "close_instance", "list_node", "list_instance", "stat
 CLOSES = {"close_node", "close_instance"}
 
 READER = {"Version": "5.0", "Statement": [{"Effect": "Allow", "Action": ["gaussdbfornosql:instance:listSession"]}]}
-DEV_OPERATOR = {"Version": "5.0", "Statement": [{
-    "Effect": "Allow", "Action": ["gaussdbfornosql:instance:deleteSession"], "Resource": ["gaussdbfornosql:*:*:instance:*"],
-    "Condition": {"StringEquals": {"g:ResourceTag/env": ["dev"]}}}]}
-EP_OPERATOR = {"Version": "5.0", "Statement": [{
-    "Effect": "Allow", "Action": ["gaussdbfornosql:instance:*"],
-    "Condition": {"StringEquals": {"g:EnterpriseProjectId": ["ep-a"]}}}]}
-DENY_BESIDE_ALLOW = {"Version": "5.0", "Statement": [
-    {"Effect": "Allow", "Action": ["gaussdbfornosql:*:*"]},
-    {"Sid": "noClose", "Effect": "Deny", "Action": ["gaussdbfornosql:instance:deleteSession"]}]}
+DEV_OPERATOR = {
+    "Version": "5.0",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["gaussdbfornosql:instance:deleteSession"],
+            "Resource": ["gaussdbfornosql:*:*:instance:*"],
+            "Condition": {"StringEquals": {"g:ResourceTag/env": ["dev"]}},
+        }
+    ],
+}
+EP_OPERATOR = {
+    "Version": "5.0",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["gaussdbfornosql:instance:*"],
+            "Condition": {"StringEquals": {"g:EnterpriseProjectId": ["ep-a"]}},
+        }
+    ],
+}
+DENY_BESIDE_ALLOW = {
+    "Version": "5.0",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["gaussdbfornosql:*:*"]},
+        {"Sid": "noClose", "Effect": "Deny", "Action": ["gaussdbfornosql:instance:deleteSession"]},
+    ],
+}
 ROLE_DELETER = {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["nosql:session:delete"]}]}
 
 # persona -> endpoint -> (status on the dev instance, status on the prod instance)
@@ -49,17 +68,26 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "other_project_token": dict.fromkeys(ENDPOINTS, (DENIED, DENIED)),
     "bad_signature": dict.fromkeys(ENDPOINTS, (UNAUTH, UNAUTH)),
     "stale_signature": dict.fromkeys(ENDPOINTS, (UNAUTH, UNAUTH)),
-    "reader": {**dict.fromkeys(["list_node", "list_instance", "stats"], (OK, OK)),
-               **dict.fromkeys(["close_node", "close_instance", "list_instances"], (DENIED, DENIED))},
-    "dev_operator": {**dict.fromkeys(CLOSES, (OK, DENIED)),
-                     **dict.fromkeys(["list_node", "list_instance", "stats", "list_instances"], (DENIED, DENIED))},
-    "ep_operator": {**dict.fromkeys(["close_node", "close_instance", "list_node", "list_instance", "stats"],
-                                    (OK, DENIED)),
-                    "list_instances": (DENIED, DENIED)},  # no enterprise project on a resource-less action
-    "deny_beside_allow": {**dict.fromkeys(CLOSES, (DENIED, DENIED)),
-                          **dict.fromkeys(["list_node", "list_instance", "stats", "list_instances"], (OK, OK))},
-    "role_deleter": {**dict.fromkeys(CLOSES, (OK, OK)),
-                     **dict.fromkeys(["list_node", "list_instance", "stats", "list_instances"], (DENIED, DENIED))},
+    "reader": {
+        **dict.fromkeys(["list_node", "list_instance", "stats"], (OK, OK)),
+        **dict.fromkeys(["close_node", "close_instance", "list_instances"], (DENIED, DENIED)),
+    },
+    "dev_operator": {
+        **dict.fromkeys(CLOSES, (OK, DENIED)),
+        **dict.fromkeys(["list_node", "list_instance", "stats", "list_instances"], (DENIED, DENIED)),
+    },
+    "ep_operator": {
+        **dict.fromkeys(["close_node", "close_instance", "list_node", "list_instance", "stats"], (OK, DENIED)),
+        "list_instances": (DENIED, DENIED),
+    },  # no enterprise project on a resource-less action
+    "deny_beside_allow": {
+        **dict.fromkeys(CLOSES, (DENIED, DENIED)),
+        **dict.fromkeys(["list_node", "list_instance", "stats", "list_instances"], (OK, OK)),
+    },
+    "role_deleter": {
+        **dict.fromkeys(CLOSES, (OK, OK)),
+        **dict.fromkeys(["list_node", "list_instance", "stats", "list_instances"], (DENIED, DENIED)),
+    },
     "signed_admin": dict.fromkeys(ENDPOINTS, (OK, OK)),
     "disabled_user": dict.fromkeys(ENDPOINTS, (UNAUTH, UNAUTH)),
     "account_admin": dict.fromkeys(ENDPOINTS, (OK, OK)),
@@ -79,6 +107,7 @@ def _token_auth(token: str | None) -> Callable[[httpx.Request], None]:
     def apply(request: httpx.Request) -> None:
         if token is not None:
             request.headers["X-Auth-Token"] = token
+
     return apply
 
 
@@ -89,11 +118,16 @@ def _signed(ak: str, sk: str, project_id: str, *, skew: timedelta = timedelta(0)
         request.headers["X-Project-Id"] = project_id
         request.headers.setdefault("Content-Type", "application/json")
         signed = SignedRequest(
-            method=request.method, path=request.url.path, query=tuple(request.url.params.multi_items()),
-            headers={"host": url.netloc, **{k.lower(): v for k, v in request.headers.items()}}, body=request.content,
+            method=request.method,
+            path=request.url.path,
+            query=tuple(request.url.params.multi_items()),
+            headers={"host": url.netloc, **{k.lower(): v for k, v in request.headers.items()}},
+            body=request.content,
         )
         request.headers["Authorization"] = sign_request(
-            signed, ak, sk, ["content-type", "host", "x-project-id", "x-sdk-date"])
+            signed, ak, sk, ["content-type", "host", "x-project-id", "x-sdk-date"]
+        )
+
     return apply
 
 
@@ -103,10 +137,16 @@ def world(service, tenant, admin_token) -> Iterator[World]:
     with LocalCluster() as cluster:
         servers = {"dev": cluster.start_server(), "prod": cluster.start_server()}
         instances = {
-            label: service.call(admin.adopt_instance(
-                inventory, project_id=tenant.project_id, name=f"matrix-{label}",
-                nodes=[NodeSpec(host=s.host, port=s.port)], tags={"env": label},
-                enterprise_project_id="ep-a" if label == "dev" else "ep-b"))
+            label: service.call(
+                admin.adopt_instance(
+                    inventory,
+                    project_id=tenant.project_id,
+                    name=f"matrix-{label}",
+                    nodes=[NodeSpec(host=s.host, port=s.port)],
+                    tags={"env": label},
+                    enterprise_project_id="ep-a" if label == "dev" else "ep-b",
+                )
+            )
             for label, s in servers.items()
         }
         account = service.call(inventory.account_by_name("acme"))
@@ -117,32 +157,54 @@ def world(service, tenant, admin_token) -> Iterator[World]:
             if policy is not None:
                 parse_policy(json.dumps(policy))
                 service.call(iam.put_policy(account_id=account.id, name=f"matrix-{name}", document=json.dumps(policy)))
-                service.call(iam.attach(account_id=account.id, policy_name=f"matrix-{name}", principal_type="user",
-                                        principal_id=user.id, project_id=tenant.project_id))
+                service.call(
+                    iam.attach(
+                        account_id=account.id,
+                        policy_name=f"matrix-{name}",
+                        principal_type="user",
+                        principal_id=user.id,
+                        project_id=tenant.project_id,
+                    )
+                )
             return user.id
 
-        for name, policy in [("reader", READER), ("dev_operator", DEV_OPERATOR), ("ep_operator", EP_OPERATOR),
-                             ("deny_beside_allow", DENY_BESIDE_ALLOW), ("role_deleter", ROLE_DELETER),
-                             ("disabled_user", DENY_BESIDE_ALLOW), ("other_project", None)]:
+        for name, policy in [
+            ("reader", READER),
+            ("dev_operator", DEV_OPERATOR),
+            ("ep_operator", EP_OPERATOR),
+            ("deny_beside_allow", DENY_BESIDE_ALLOW),
+            ("role_deleter", ROLE_DELETER),
+            ("disabled_user", DENY_BESIDE_ALLOW),
+            ("other_project", None),
+        ]:
             person(name, policy)
 
         def token(name: str, project_id: str = tenant.project_id) -> str:
             return login(service, domain="acme", name=f"matrix-{name}", password=PASSWORD, project_id=project_id)
 
-        auth = {name: _token_auth(token(name)) for name in
-                ["reader", "dev_operator", "ep_operator", "deny_beside_allow", "role_deleter"]}
+        auth = {
+            name: _token_auth(token(name))
+            for name in ["reader", "dev_operator", "ep_operator", "deny_beside_allow", "role_deleter"]
+        }
         disabled_token = token("disabled_user")
         disabled = service.call(inventory.user_by_name(account_id=account.id, name="matrix-disabled_user"))
         service.call(inventory.update_user(disabled.id, enabled=False))
         admin_user = service.call(inventory.user_by_name(account_id=account.id, name="admin"))
         # one key per signing persona: failures lock a key out (more than 5 in a row), by design
         bad_key, stale_key, key = (service.call(iam.create_access_key(user_id=admin_user.id)) for _ in range(3))
-        expired, _ = tokens.issue(service.services.keyring, user_id=admin_user.id, project_id=tenant.project_id,
-                                  credential_version=admin_user.credential_version,
-                                  now=datetime.now(UTC) - timedelta(days=2), ttl=timedelta(days=1))
+        expired, _ = tokens.issue(
+            service.services.keyring,
+            user_id=admin_user.id,
+            project_id=tenant.project_id,
+            credential_version=admin_user.credential_version,
+            now=datetime.now(UTC) - timedelta(days=2),
+            ttl=timedelta(days=1),
+        )
         auth |= {
             "anonymous": _token_auth(None),
-            "tampered_token": _token_auth(admin_token[:-6] + ("AAAAAA" if not admin_token.endswith("AAAAAA") else "BBBBBB")),
+            "tampered_token": _token_auth(
+                admin_token[:-6] + ("AAAAAA" if not admin_token.endswith("AAAAAA") else "BBBBBB")
+            ),
             "expired_token": _token_auth(expired),
             "other_project_token": _token_auth(token("other_project", elsewhere.id)),
             "bad_signature": _signed(bad_key.id, bad_key.secret[::-1], tenant.project_id),

@@ -17,11 +17,15 @@ ISO_MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
 def body(name: str, password: str, *, domain: str = "acme", project: dict | None = None) -> dict:
-    return {"auth": {
-        "identity": {"methods": ["password"],
-                     "password": {"user": {"name": name, "password": password, "domain": {"name": domain}}}},
-        "scope": {"project": project or {}},
-    }}
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": name, "password": password, "domain": {"name": domain}}},
+            },
+            "scope": {"project": project or {}},
+        }
+    }
 
 
 @pytest.fixture
@@ -47,15 +51,18 @@ def test_issue_a_project_scoped_token(service, tenant, person):
     assert token["methods"] == ["password"] and token["user"]["name"] == name
     assert token["project"]["id"] == tenant.project_id and token["user"]["domain"]["name"] == "acme"
     assert token["catalog"][0]["endpoints"][0]["url"].startswith(service.url)
-    scoped_by_name = httpx.post(f"{service.url}/v3/auth/tokens?nocatalog=true",
-                                json=body(name, password, project={"name": "ap-southeast-1"}))
+    scoped_by_name = httpx.post(
+        f"{service.url}/v3/auth/tokens?nocatalog=true", json=body(name, password, project={"name": "ap-southeast-1"})
+    )
     assert scoped_by_name.status_code == 201 and "catalog" not in scoped_by_name.json()["token"]
 
 
 @pytest.mark.parametrize("who", ["wrong password", "unknown user", "unknown domain", "other account's project"])
 def test_bad_credentials_all_read_the_same(service, tenant, person, who):
     _user, name, password = person
-    elsewhere = service.call(admin.add_project(service.services.inventory, domain=f"other-{who.replace(' ', '-')}", name="x"))
+    elsewhere = service.call(
+        admin.add_project(service.services.inventory, domain=f"other-{who.replace(' ', '-')}", name="x")
+    )
     request = {
         "wrong password": body(name, "not-it", project={"id": tenant.project_id}),
         "unknown user": body("nobody", password, project={"id": tenant.project_id}),
@@ -68,7 +75,9 @@ def test_bad_credentials_all_read_the_same(service, tenant, person, who):
     assert password not in response.text
 
 
-@pytest.mark.parametrize("raw", [b"", b"{}", b'{"auth": {}}', b"nope", b'{"auth": {"identity": {"methods": ["token"]}}}'])
+@pytest.mark.parametrize(
+    "raw", [b"", b"{}", b'{"auth": {}}', b"nope", b'{"auth": {"identity": {"methods": ["token"]}}}']
+)
 def test_malformed_sign_in_body(service, raw):
     response = httpx.post(f"{service.url}/v3/auth/tokens", content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error_code"] == "DBS.200001"
@@ -91,11 +100,19 @@ def test_missing_tampered_and_expired_tokens(service, tenant, admin_token):
     assert missing.status_code == 401 and "x-auth-token not found" in missing.json()["error_msg"]
     tampered = _list(service, tenant, admin_token[:20] + ("x" if admin_token[20] != "x" else "y") + admin_token[21:])
     assert tampered.status_code == 401 and "decrypt token fail" in tampered.json()["error_msg"]
-    user = service.call(service.services.inventory.user_by_name(
-        account_id=service.call(service.services.inventory.account_by_name("acme")).id, name="admin"))
-    expired, _ = tokens.issue(service.services.keyring, user_id=user.id, project_id=tenant.project_id,
-                              credential_version=user.credential_version,
-                              now=datetime.now(UTC) - timedelta(hours=25), ttl=timedelta(hours=24))
+    user = service.call(
+        service.services.inventory.user_by_name(
+            account_id=service.call(service.services.inventory.account_by_name("acme")).id, name="admin"
+        )
+    )
+    expired, _ = tokens.issue(
+        service.services.keyring,
+        user_id=user.id,
+        project_id=tenant.project_id,
+        credential_version=user.credential_version,
+        now=datetime.now(UTC) - timedelta(hours=25),
+        ttl=timedelta(hours=24),
+    )
     response = _list(service, tenant, expired)
     assert response.status_code == 401 and "token expires, expires_at:" in response.json()["error_msg"]
 
@@ -122,4 +139,3 @@ def test_revocation_is_immediate(service, tenant, person, change):
         service.call(inventory.delete_user(user.id))
     response = _list(service, tenant, token)
     assert response.status_code == 401 and response.json()["error_code"] == "APIG.0307"
-

@@ -36,14 +36,29 @@ def test_demo_serves_and_its_curl_commands_work(tmp_path):
     state_file = tmp_path / "state.json"
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "sessionplane", "demo", "--port", str(port), "--nodes", "2",
-         "--state-file", str(state_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"},
+        [
+            sys.executable,
+            "-m",
+            "sessionplane",
+            "demo",
+            "--port",
+            str(port),
+            "--nodes",
+            "2",
+            "--state-file",
+            str(state_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     try:
         state = _wait_for(state_file, process)
         assert oct(state_file.stat().st_mode & 0o777) == "0o600"
-        assert {"endpoint", "region", "project_id", "instance_id", "nodes", "user", "readonly_user", "ak", "sk"} <= set(state)
+        assert {"endpoint", "region", "project_id", "instance_id", "nodes", "user", "readonly_user", "ak", "sk"} <= set(
+            state
+        )
         output = ""
         while "Ctrl-C stops the demo" not in output:
             output += process.stdout.readline()

@@ -36,11 +36,13 @@ def access_key(service, tenant):
 def sdk(service, project_id: str, ak: str, sk: str) -> GaussDBforNoSQLClient:
     config = HttpConfig.get_default_config()
     config.timeout = (10, 60)
-    return (GaussDBforNoSQLClient.new_builder()
-            .with_http_config(config)
-            .with_credentials(BasicCredentials(ak, sk, project_id))
-            .with_endpoints([service.url])
-            .build())
+    return (
+        GaussDBforNoSQLClient.new_builder()
+        .with_http_config(config)
+        .with_credentials(BasicCredentials(ak, sk, project_id))
+        .with_endpoints([service.url])
+        .build()
+    )
 
 
 @pytest.fixture
@@ -121,13 +123,23 @@ def test_errors_surface_as_sdk_exceptions(client, cluster, sessions, register):
     kept = sessions(server, name="kept")
     node_id = instance.nodes[0].id
 
-    empty = _raised(lambda: client.delete_instances_session(DeleteInstancesSessionRequest(
-        node_id=node_id, body=DeleteInstancesSessionRequestBody(is_all=False, session_ids=[]))))
+    empty = _raised(
+        lambda: client.delete_instances_session(
+            DeleteInstancesSessionRequest(
+                node_id=node_id, body=DeleteInstancesSessionRequestBody(is_all=False, session_ids=[])
+            )
+        )
+    )
     assert (empty.status_code, empty.error_code) == (400, "DBS.200001")
     assert "session_ids must not be empty" in empty.error_msg and empty.request_id
 
-    invalid = _raised(lambda: client.delete_instances_session(DeleteInstancesSessionRequest(
-        node_id=node_id, body=DeleteInstancesSessionRequestBody(is_all=False, session_ids=["abc"]))))
+    invalid = _raised(
+        lambda: client.delete_instances_session(
+            DeleteInstancesSessionRequest(
+                node_id=node_id, body=DeleteInstancesSessionRequestBody(is_all=False, session_ids=["abc"])
+            )
+        )
+    )
     assert (invalid.status_code, invalid.error_code) == (400, "DBS.301071")
 
     missing = _raised(lambda: client.list_instances_session(ListInstancesSessionRequest(node_id="f" * 32 + "no12")))

@@ -108,8 +108,10 @@ def test_accounts_projects_users(database_url, keyring):
 
 
 def _specs() -> list[NodeSpec]:
-    return [NodeSpec(host="10.0.0.1", port=6379, password="n0de-Secret", username="ops"),
-            NodeSpec(host="10.0.0.2", port=6380, tls=True, group=1)]
+    return [
+        NodeSpec(host="10.0.0.1", port=6379, password="n0de-Secret", username="ops"),
+        NodeSpec(host="10.0.0.2", port=6380, tls=True, group=1),
+    ]
 
 
 def test_instances_are_scoped_to_their_project(database_url, keyring):
@@ -118,8 +120,14 @@ def test_instances_are_scoped_to_their_project(database_url, keyring):
         mine = await s.inventory.create_project(account_id=acme.id, name="mine")
         theirs = await s.inventory.create_project(account_id=acme.id, name="theirs")
         instance = await s.inventory.add_instance(
-            project_id=mine.id, name="cache", mode="Cluster", datastore_version="7.0", nodes=_specs(),
-            tags={"env": "dev"}, enterprise_project_id="ep1", protected_names=["guard"],
+            project_id=mine.id,
+            name="cache",
+            mode="Cluster",
+            datastore_version="7.0",
+            nodes=_specs(),
+            tags={"env": "dev"},
+            enterprise_project_id="ep1",
+            protected_names=["guard"],
         )
         assert instance.id.endswith("in12") and all(n.id.endswith("no12") for n in instance.nodes)
         assert instance.nodes[0].password == "n0de-Secret" and instance.nodes[1].tls
@@ -140,9 +148,15 @@ def test_listing_is_newest_first_with_filters_and_paging(database_url, keyring):
         p = await s.inventory.create_project(account_id=acme.id, name="p")
         made = []
         for i in range(5):
-            made.append(await s.inventory.add_instance(
-                project_id=p.id, name=f"i{i}", mode="Cluster" if i % 2 else "Replication",
-                datastore_version="7.0", nodes=_specs()[:1]))
+            made.append(
+                await s.inventory.add_instance(
+                    project_id=p.id,
+                    name=f"i{i}",
+                    mode="Cluster" if i % 2 else "Replication",
+                    datastore_version="7.0",
+                    nodes=_specs()[:1],
+                )
+            )
             await asyncio.sleep(0.01)
         page, total = await s.inventory.instances(project_id=p.id, offset=1, limit=2)
         assert total == 5 and [i.name for i in page] == ["i3", "i2"]
@@ -162,8 +176,14 @@ def test_secrets_are_encrypted_at_rest_and_rotate(database_url, keyring, tmp_pat
         await s.inventory.add_instance(project_id=p.id, name="c", mode="Cluster", datastore_version="7", nodes=_specs())
         key = await s.iam.create_access_key(user_id=user.id)
         async with s.db.sessions() as session:
-            dump = " ".join(str(row) for row in (await session.execute(text(
-                "SELECT password_encrypted FROM nodes UNION ALL SELECT secret_encrypted FROM access_keys"))).all())
+            dump = " ".join(
+                str(row)
+                for row in (
+                    await session.execute(
+                        text("SELECT password_encrypted FROM nodes UNION ALL SELECT secret_encrypted FROM access_keys")
+                    )
+                ).all()
+            )
         assert "n0de-Secret" not in dump and key.secret not in dump
         assert (await s.iam.access_key(key.id)).secret == key.secret
         assert "secret" not in repr(await s.iam.access_key(key.id)).lower().replace("secret=none", "")
@@ -175,8 +195,9 @@ def test_remove_instance_cascades(database_url, keyring):
     async def work(s: Stores) -> None:
         acme = await s.inventory.create_account(name="acme")
         p = await s.inventory.create_project(account_id=acme.id, name="p")
-        instance = await s.inventory.add_instance(project_id=p.id, name="c", mode="Cluster", datastore_version="7",
-                                                  nodes=_specs(), tags={"a": "b"})
+        instance = await s.inventory.add_instance(
+            project_id=p.id, name="c", mode="Cluster", datastore_version="7", nodes=_specs(), tags={"a": "b"}
+        )
         assert await s.inventory.remove_instance(instance.id)
         assert not await s.inventory.remove_instance(instance.id)
         assert await s.inventory.instance_of_node(project_id=p.id, node_id=instance.nodes[0].id) is None
@@ -195,30 +216,63 @@ def test_policies_groups_and_attachments(database_url, keyring):
         group = await s.iam.create_group(account_id=acme.id, name="ops")
         await s.iam.add_member(group_id=group.id, user_id=user.id)
         await s.iam.put_policy(account_id=acme.id, name="mine", document='{"Version": "5.0"}')
-        await s.iam.attach(account_id=acme.id, policy_name="mine", principal_type="user", principal_id=user.id,
-                           project_id=p1.id)
-        await s.iam.attach(account_id=acme.id, policy_name="NoSQL ReadOnlyAccess", principal_type="group",
-                           principal_id=group.id, project_id=None)
+        await s.iam.attach(
+            account_id=acme.id, policy_name="mine", principal_type="user", principal_id=user.id, project_id=p1.id
+        )
+        await s.iam.attach(
+            account_id=acme.id,
+            policy_name="NoSQL ReadOnlyAccess",
+            principal_type="group",
+            principal_id=group.id,
+            project_id=None,
+        )
         in_p1 = await s.iam.effective_policies(account_id=acme.id, user_id=user.id, project_id=p1.id)
         in_p2 = await s.iam.effective_policies(account_id=acme.id, user_id=user.id, project_id=p2.id)
         assert in_p1 == [("NoSQL ReadOnlyAccess", None), ("mine", '{"Version": "5.0"}')]
         assert in_p2 == [("NoSQL ReadOnlyAccess", None)]
         assert await s.iam.delete_policy(account_id=acme.id, name="mine")
         assert await s.iam.effective_policies(account_id=acme.id, user_id=user.id, project_id=p1.id) == [
-            ("NoSQL ReadOnlyAccess", None)]
+            ("NoSQL ReadOnlyAccess", None)
+        ]
 
     run(_with(database_url, keyring, work))
 
 
 def test_audit_events_survive_reopening(database_url, keyring):
     async def write(s: Stores) -> str:
-        event = await s.audit.append(request_id="r1", account_id="a", user_id="u", user_name="ann", project_id="p",
-                                     source_ip="127.0.0.1", action="x:y:z", instance_id="i", node_id=None,
-                                     parameters={"is_all": True}, outcome="pending", error_code=None, node_results=[])
-        await s.audit.complete(event, outcome="succeeded", error_code=None, node_results=[{"node_id": "n", "closed": 3}])
-        await s.audit.append(request_id="r2", account_id="a", user_id="u2", user_name="bob", project_id="p",
-                             source_ip=None, action="x:y:z", instance_id="j", node_id=None, parameters={},
-                             outcome="denied", error_code="DBS.280032", node_results=[])
+        event = await s.audit.append(
+            request_id="r1",
+            account_id="a",
+            user_id="u",
+            user_name="ann",
+            project_id="p",
+            source_ip="127.0.0.1",
+            action="x:y:z",
+            instance_id="i",
+            node_id=None,
+            parameters={"is_all": True},
+            outcome="pending",
+            error_code=None,
+            node_results=[],
+        )
+        await s.audit.complete(
+            event, outcome="succeeded", error_code=None, node_results=[{"node_id": "n", "closed": 3}]
+        )
+        await s.audit.append(
+            request_id="r2",
+            account_id="a",
+            user_id="u2",
+            user_name="bob",
+            project_id="p",
+            source_ip=None,
+            action="x:y:z",
+            instance_id="j",
+            node_id=None,
+            parameters={},
+            outcome="denied",
+            error_code="DBS.280032",
+            node_results=[],
+        )
         return event
 
     async def read(s: Stores) -> None:
@@ -227,7 +281,9 @@ def test_audit_events_survive_reopening(database_url, keyring):
         (done,) = await s.audit.events(account_id="a", where=AuditFilter(user_name="ann"))
         assert done.outcome == "succeeded" and done.node_results == ({"node_id": "n", "closed": 3},)
         assert done.parameters == {"is_all": True} and done.at.tzinfo is not None
-        assert [e.request_id for e in await s.audit.events(account_id="a", where=AuditFilter(outcome="denied"))] == ["r2"]
+        assert [e.request_id for e in await s.audit.events(account_id="a", where=AuditFilter(outcome="denied"))] == [
+            "r2"
+        ]
         assert await s.audit.events(account_id="a", where=AuditFilter(instance_id="nope")) == []
         future = datetime.now(UTC) + timedelta(hours=1)
         assert await s.audit.events(account_id="a", where=AuditFilter(since=future)) == []

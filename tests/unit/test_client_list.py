@@ -102,7 +102,8 @@ def test_index_lookups_find_exactly_the_matching_lines():
 
 def test_regex_metacharacters_in_values_are_literal():
     index = ClientIndex(
-        "id=1 addr=1.2.3.4:5 fd=1 name=a.b flags=N user=u+ db=0\nid=2 addr=1x2.3.4:5 fd=1 name=axb flags=N user=uu db=0\n"
+        "id=1 addr=1.2.3.4:5 fd=1 name=a.b flags=N user=u+ db=0\n"
+        "id=2 addr=1x2.3.4:5 fd=1 name=axb flags=N user=uu db=0\n"
     )
     assert index.lines_with_name({"a.b"}) == {0}
     assert index.lines_with_user({"u+"}) == {0}
@@ -131,4 +132,3 @@ def test_index_agrees_with_a_full_parse(rows, probe):
         i for i, c in enumerate(clients) if c.addr.startswith("127.0.0.1")
     }
     assert [index.client(i) for i in range(len(index))] == clients
-
