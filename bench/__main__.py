@@ -91,12 +91,16 @@ class Bench:
         setup: Callable[[], list[socket.socket]],
         api: Callable[[], Awaitable[object]],
         baseline: Callable[[], Awaitable[object]],
+        prepare: Callable[[], Awaitable[object]] | None = None,
     ) -> tuple[float, float]:
+        """Median times of ``api`` and ``baseline``, each on freshly opened sessions (``prepare`` untimed)."""
         api_times, base_times = [], []
         for _ in range(ROUNDS):
             for times, work in ((base_times, baseline), (api_times, api)):
                 held = setup()
                 try:
+                    if prepare:
+                        await prepare()
                     times.append(await timed(work))
                 finally:
                     close_all(held)
@@ -122,10 +126,13 @@ async def scenarios(
             "DELETE", f"/redis/nodes/{node}/sessions", json={"is_all": False, "session_ids": [str(i) for i in ids]}
         )
 
-    async def by_id_base() -> None:
-        await kill_ids(raw, ids)
+    async def learn_ids() -> None:
+        ids[:] = await client_ids(raw)
+        ids.remove(await raw.client_id())
 
-    api_t, base_t = await _rounds_with_ids(bench, one_server, raw, ids, by_id_api, by_id_base)
+    api_t, base_t = await bench.rounds(
+        lambda: open_sessions(one_server, 5000), by_id_api, lambda: kill_ids(raw, ids), prepare=learn_ids
+    )
     results.append(("close 5,000 sessions by ID, one node", api_t, base_t, 1.2))
 
     api_t, base_t = await bench.rounds(
@@ -155,27 +162,6 @@ async def scenarios(
     for r in (raw, *raws):
         await r.aclose()
     return [(name, a, b, target) for name, a, b, target in results]
-
-
-async def _rounds_with_ids(
-    bench: Bench,
-    server: RedisServer,
-    raw: Redis,
-    ids: list[int],
-    api: Callable[[], Awaitable[object]],
-    baseline: Callable[[], Awaitable[object]],
-) -> tuple[float, float]:
-    api_times, base_times = [], []
-    for _ in range(ROUNDS):
-        for times, work in ((base_times, baseline), (api_times, api)):
-            held = open_sessions(server, 5000)
-            try:
-                ids[:] = await client_ids(raw)
-                ids.remove(await raw.client_id())
-                times.append(await timed(work))
-            finally:
-                close_all(held)
-    return statistics.median(api_times), statistics.median(base_times)
 
 
 async def main(

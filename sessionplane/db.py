@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "inventory" / "migrations"
@@ -45,6 +46,14 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session, session.begin():
             yield session
+
+    async def insert(self, row: object, duplicate_message: str) -> None:
+        """Add one row in its own transaction; a unique-key clash becomes ``ValueError(duplicate_message)``."""
+        try:
+            async with self.transaction() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise ValueError(duplicate_message) from exc
 
     async def migrate(self) -> None:
         """Upgrade the schema to the newest Alembic revision (idempotent)."""

@@ -15,23 +15,14 @@ from rich.table import Table
 from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_settings, run
 from sessionplane.cli.inventory import _instance
-from sessionplane.errors import NodeNotFound
-from sessionplane.inventory.records import Instance, Node
+from sessionplane.inventory.records import Instance
 from sessionplane.services import Services
 from sessionplane.sessions.selection import SESSION_FIELDS, CloseCriteria
+from sessionplane.sessions.service import target_nodes
 
 app = typer.Typer(help="Client sessions of adopted instances (operator view).", no_args_is_help=True)
 InstanceOpt = Annotated[str, typer.Option("--instance", help="Instance ID")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="Node ID (default: every node)")]
-
-
-def _nodes(instance: Instance, node_id: str | None) -> tuple[Node, ...]:
-    if node_id is None:
-        return instance.nodes
-    node = instance.node(node_id)
-    if node is None:
-        raise NodeNotFound(f"Node {node_id} does not exist in instance {instance.id}.")
-    return (node,)
 
 
 def _operator(instance: Instance) -> RequestMeta:
@@ -59,7 +50,7 @@ def list_sessions(
 ) -> None:
     async def work(s: Services) -> None:
         found = await _instance(s, instance)
-        for n in _nodes(found, node):
+        for n in target_nodes(found, node):
             page = await s.sessions.list_node(instance=found, node=n, offset=0, limit=limit, addr_prefix=addr_prefix)
             table = Table(*SESSION_FIELDS, title=f"{n.name} {n.id}: {page.total_count} sessions")
             for session in page.sessions:
@@ -75,7 +66,7 @@ def stats(
 ) -> None:
     async def work(s: Services) -> None:
         found = await _instance(s, instance)
-        for n in _nodes(found, node):
+        for n in target_nodes(found, node):
             st = await s.sessions.statistics(instance=found, node=n)
             console.print(
                 f"[bold]{n.name}[/bold] {n.id}: {st.total_connection_count} sessions, "
@@ -113,7 +104,7 @@ def close(
         criteria = CloseCriteria(
             ids=tuple(session_id) if session_id else None, min_idle_seconds=min_idle, addr_prefix=addr_prefix
         )
-        for n in _nodes(found, node):
+        for n in target_nodes(found, node):
             closed = await s.sessions.close_node(meta=_operator(found), instance=found, node=n, criteria=criteria)
             console.print(f"{n.name} {n.id}: closed {closed}")
 

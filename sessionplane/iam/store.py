@@ -10,7 +10,6 @@ import secrets
 import string
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from sessionplane import ids
 from sessionplane.db import Database
@@ -41,7 +40,7 @@ class IamStore:
         row = AccessKeyRow(
             id=ak, user_id=user_id, secret_encrypted=self._keyring.encrypt(sk), enabled=True, description=description
         )
-        await self._add(row, "access key already exists")
+        await self._db.insert(row, "access key already exists")
         return _access_key(row, secret=sk)
 
     async def access_key(self, ak: str) -> AccessKey | None:
@@ -78,7 +77,7 @@ class IamStore:
 
     async def create_group(self, *, account_id: str, name: str) -> Group:
         row = GroupRow(id=ids.plain_id(), account_id=account_id, name=name)
-        await self._add(row, f"group {name!r} already exists")
+        await self._db.insert(row, f"group {name!r} already exists")
         return Group(row.id, row.account_id, row.name)
 
     async def group_by_name(self, *, account_id: str, name: str) -> Group | None:
@@ -92,7 +91,7 @@ class IamStore:
             return [Group(r.id, r.account_id, r.name) for r in rows]
 
     async def add_member(self, *, group_id: str, user_id: str) -> None:
-        await self._add(GroupMemberRow(group_id=group_id, user_id=user_id), "user is already a member")
+        await self._db.insert(GroupMemberRow(group_id=group_id, user_id=user_id), "user is already a member")
 
     async def group_ids_of(self, user_id: str) -> list[str]:
         async with self._db.sessions() as s:
@@ -139,7 +138,7 @@ class IamStore:
             principal_id=principal_id,
             project_id=project_id,
         )
-        await self._add(row, "attachment already exists")
+        await self._db.insert(row, "attachment already exists")
         return _attachment(row)
 
     async def detach(self, attachment_id: str) -> bool:
@@ -181,12 +180,6 @@ class IamStore:
             documents = {r.name: r.document for r in rows}
         return [(name, documents.get(name)) for name in sorted(names)]
 
-    async def _add(self, row: object, duplicate_message: str) -> None:
-        try:
-            async with self._db.transaction() as s:
-                s.add(row)
-        except IntegrityError as exc:
-            raise ValueError(duplicate_message) from exc
 
 
 def _access_key(row: AccessKeyRow, *, secret: str | None = None) -> AccessKey:

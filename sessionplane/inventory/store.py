@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from sessionplane import ids
@@ -39,7 +38,7 @@ class InventoryStore:
 
     async def create_account(self, *, name: str) -> Account:
         row = AccountRow(id=ids.plain_id(), name=name)
-        await self._insert(row, f"account {name!r} already exists")
+        await self._db.insert(row, f"account {name!r} already exists")
         return Account(id=row.id, name=row.name)
 
     async def account_by_name(self, name: str) -> Account | None:
@@ -54,7 +53,7 @@ class InventoryStore:
 
     async def create_project(self, *, account_id: str, name: str, project_id: str | None = None) -> Project:
         row = ProjectRow(id=project_id or ids.project_id(), account_id=account_id, name=name)
-        await self._insert(row, f"project {name!r} already exists")
+        await self._db.insert(row, f"project {name!r} already exists")
         return _project(row)
 
     async def project(self, project_id: str) -> Project | None:
@@ -88,7 +87,7 @@ class InventoryStore:
             enabled=True,
             credential_version=1,
         )
-        await self._insert(row, f"user {name!r} already exists")
+        await self._db.insert(row, f"user {name!r} already exists")
         return _user(row)
 
     async def user(self, user_id: str) -> User | None:
@@ -158,7 +157,7 @@ class InventoryStore:
         )
         group_ids: dict[int, str] = {}
         row.nodes = [self._node_row(spec, position, group_ids) for position, spec in enumerate(nodes)]
-        await self._insert(row, f"instance {row.id} already exists")
+        await self._db.insert(row, f"instance {row.id} already exists")
         return self._instance(row)
 
     def _node_row(self, spec: NodeSpec, position: int, group_ids: dict[int, str]) -> NodeRow:
@@ -257,12 +256,6 @@ class InventoryStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _insert(self, row: object, duplicate_message: str) -> None:
-        try:
-            async with self._db.transaction() as s:
-                s.add(row)
-        except IntegrityError as exc:
-            raise ValueError(duplicate_message) from exc
 
     def _instance(self, row: InstanceRow) -> Instance:
         return Instance(

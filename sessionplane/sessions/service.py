@@ -75,7 +75,7 @@ class SessionService:
         return SessionPage(total_count=len(lines), sessions=[selection.session_view(c) for c in page])
 
     async def list_instance(self, *, instance: Instance, node_id: str | None) -> list[NodeSessions]:
-        targets = _targets(instance, node_id)
+        targets = target_nodes(instance, node_id)
         results = await asyncio.gather(*(self._node_sessions(instance, n) for n in targets), return_exceptions=True)
         _raise_failures(targets, results, QuerySessionFailed, single=node_id is not None)
         return [r for r in results if isinstance(r, NodeSessions)]
@@ -112,7 +112,7 @@ class SessionService:
 
     async def close_instance(self, *, meta: RequestMeta, instance: Instance, node_id: str | None) -> list[NodeOutcome]:
         """Close every client session of every targeted node, concurrently; a failed node does not stop the others."""
-        targets = _targets(instance, node_id)
+        targets = target_nodes(instance, node_id)
         _require_usable(instance, None)
         recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node_id, CloseCriteria(ids=None))))
         closes = (self._close_one(instance, n, CloseCriteria(ids=None), recorded) for n in targets)
@@ -178,7 +178,8 @@ def _require_usable(instance: Instance, node: Node | None) -> None:
         raise NodeUnavailable(f"Node {node.id} is {node.status}; sessions are available only on a normal node.")
 
 
-def _targets(instance: Instance, node_id: str | None) -> tuple[Node, ...]:
+def target_nodes(instance: Instance, node_id: str | None) -> tuple[Node, ...]:
+    """Every node of the instance, or just ``node_id`` (which must be one of them)."""
     if node_id is None:
         return instance.nodes
     node = instance.node(node_id)

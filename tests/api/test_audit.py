@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy import text
 
 from sessionplane import admin
-from sessionplane.inventory.records import AuditFilter, NodeSpec
+from sessionplane.demo.servers import RedisServer
+from sessionplane.inventory.records import AuditFilter, Instance, NodeSpec
 from sessionplane.testing.live import LiveService
 from tests.conftest import PASSWORD, login, settings_for
 from tests.support import RawSession, client_ids
@@ -79,35 +81,38 @@ def test_denied_close_is_recorded_and_closes_nothing(service, tenant, cluster, s
     assert event.error_code == "DBS.280032"
 
 
+@dataclass
+class OwnService:
+    live: LiveService
+    project_id: str
+    instance: Instance
+    server: RedisServer
+    token: str
+
+
 @pytest.fixture
-def own_service(tmp_path):
-    """A service of the test's own, so that it can be restarted or have its store broken."""
+def own(tmp_path, cluster):
+    """A service of the test's own (so that it can be restarted or have its store broken), one node, a token."""
     live = LiveService(settings_for(tmp_path)).start()
     inventory = live.services.inventory
     live.call(admin.add_user(inventory, domain="solo", name="root", password=PASSWORD, is_admin=True))
     project = live.call(admin.add_project(inventory, domain="solo", name="solo"))
-    yield live, project.id
+    server = cluster.start_server()
+    node = NodeSpec(host=server.host, port=server.port)
+    instance = live.call(admin.adopt_instance(inventory, project_id=project.id, name="r", nodes=[node]))
+    token = login(live, domain="solo", name="root", password=PASSWORD, project_id=project.id)
+    yield OwnService(live, project.id, instance, server, token)
     live.stop()
 
 
-def test_audit_survives_a_restart_and_reads_from_the_cli(own_service, tmp_path, cluster, sessions):
-    live, project_id = own_service
-    server = cluster.start_server()
-    instance = live.call(
-        admin.adopt_instance(
-            live.services.inventory,
-            project_id=project_id,
-            name="r",
-            nodes=[NodeSpec(host=server.host, port=server.port)],
-        )
-    )
-    sessions(server, name="x")
-    token = login(live, domain="solo", name="root", password=PASSWORD, project_id=project_id)
+def test_audit_survives_a_restart_and_reads_from_the_cli(own, tmp_path, sessions):
+    sessions(own.server, name="x")
+    instance = own.instance
     response = httpx.delete(
-        f"{live.url}/v3/{project_id}/instances/{instance.id}/sessions", headers={"X-Auth-Token": token}
+        f"{own.live.url}/v3/{own.project_id}/instances/{instance.id}/sessions", headers={"X-Auth-Token": own.token}
     )
     assert response.status_code == 200
-    live.stop()
+    own.live.stop()
 
     restarted = LiveService(settings_for(tmp_path)).start()
     try:
@@ -136,19 +141,9 @@ def test_audit_survives_a_restart_and_reads_from_the_cli(own_service, tmp_path, 
     assert listed["request_id"] == event.request_id and listed["outcome"] == "succeeded"
 
 
-def test_a_failed_audit_write_closes_nothing(own_service, cluster):
-    live, project_id = own_service
-    server = cluster.start_server()
-    instance = live.call(
-        admin.adopt_instance(
-            live.services.inventory,
-            project_id=project_id,
-            name="r",
-            nodes=[NodeSpec(host=server.host, port=server.port)],
-        )
-    )
+def test_a_failed_audit_write_closes_nothing(own):
+    live, project_id, instance, server, token = own.live, own.project_id, own.instance, own.server, own.token
     victim = RawSession(server, name="victim")
-    token = login(live, domain="solo", name="root", password=PASSWORD, project_id=project_id)
 
     async def break_audit() -> None:  # a real write failure in the real store, not a mock
         async with live.services.db.transaction() as s:
