@@ -181,7 +181,6 @@ class IamStore:
         return [(name, documents.get(name)) for name in sorted(names)]
 
 
-
 def _access_key(row: AccessKeyRow, *, secret: str | None = None) -> AccessKey:
     return AccessKey(
         id=row.id,

@@ -256,7 +256,6 @@ class InventoryStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
-
     def _instance(self, row: InstanceRow) -> Instance:
         return Instance(
             id=row.id,

@@ -41,6 +41,17 @@ class CloseCriteria:
     min_idle_seconds: int | None = None
     addr_prefix: str | None = None
 
+    def audit_parameters(self) -> dict[str, object]:
+        """The request's parameters as the audit trail records them."""
+        parameters: dict[str, object] = {"is_all": self.ids is None}
+        if self.ids is not None:
+            parameters["session_ids"] = [str(i) for i in self.ids]
+        if self.min_idle_seconds is not None:
+            parameters["min_idle_seconds"] = self.min_idle_seconds
+        if self.addr_prefix:
+            parameters["addr_prefix"] = self.addr_prefix
+        return parameters
+
 
 def client_sessions(index: ClientIndex, protection: Protection, addr_prefix: str | None = None) -> list[int]:
     """Line numbers of the client sessions, optionally only those whose addr starts with ``addr_prefix``."""

@@ -203,11 +203,4 @@ def _raise_failures(
 
 
 def _subject(instance: Instance, node_id: str | None, criteria: CloseCriteria) -> AuditSubject:
-    parameters: dict[str, Any] = {"is_all": criteria.ids is None}
-    if criteria.ids is not None:
-        parameters["session_ids"] = [str(i) for i in criteria.ids]
-    if criteria.min_idle_seconds is not None:
-        parameters["min_idle_seconds"] = criteria.min_idle_seconds
-    if criteria.addr_prefix:
-        parameters["addr_prefix"] = criteria.addr_prefix
-    return AuditSubject(DELETE_SESSION.name, instance.id, node_id, parameters)
+    return AuditSubject(DELETE_SESSION.name, instance.id, node_id, criteria.audit_parameters())

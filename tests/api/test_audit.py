@@ -78,7 +78,18 @@ def test_denied_close_is_recorded_and_closes_nothing(service, tenant, cluster, s
     assert victim.alive() and victim.id in client_ids(server)
     (event,) = events(service, instance_id=instance.id, outcome="denied")
     assert event.user_name == "auditee" and event.request_id == response.headers["X-Request-Id"]
-    assert event.error_code == "DBS.280032"
+    assert event.error_code == "DBS.280032" and event.parameters == {"is_all": True}
+
+    by_id = httpx.request(
+        "DELETE",
+        f"{service.url}/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+        headers={"X-Auth-Token": token},
+        json={"is_all": False, "session_ids": [str(victim.id)]},
+    )
+    assert by_id.status_code == 403 and victim.alive()
+    (denied,) = [e for e in events(service, outcome="denied") if e.request_id == by_id.headers["X-Request-Id"]]
+    assert denied.node_id == instance.nodes[0].id
+    assert denied.parameters == {"is_all": False, "session_ids": [str(victim.id)]}
 
 
 @dataclass
