@@ -182,6 +182,20 @@ def instance_show(instance_id: str, data_dir: DataDir = None, database_url: Data
     console.print(table)
 
 
+@instances.command("set-status")
+def instance_set_status(
+    instance_id: str,
+    status: Annotated[
+        str, typer.Argument(help="normal, abnormal, frozen, ...: only normal and abnormal allow sessions")
+    ],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Mark an instance (e.g. frozen for maintenance): session calls then answer DBS.200018."""
+    run(load_settings(data_dir, database_url), lambda s: s.inventory.set_instance_status(instance_id, status))
+    console.print(f"{instance_id}: {status}")
+
+
 @instances.command("remove")
 def instance_remove(instance_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Forget an instance (its nodes are not touched)."""

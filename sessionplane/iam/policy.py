@@ -41,10 +41,6 @@ class Policy:
     version: str
     statements: tuple[Statement, ...]
 
-    @property
-    def is_role_policy(self) -> bool:
-        return self.version == ROLE_VERSION
-
 
 def parse_policy(document: str | bytes | Mapping[str, Any]) -> Policy:
     if isinstance(document, str | bytes):

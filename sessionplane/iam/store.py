@@ -93,10 +93,6 @@ class IamStore:
     async def add_member(self, *, group_id: str, user_id: str) -> None:
         await self._db.insert(GroupMemberRow(group_id=group_id, user_id=user_id), "user is already a member")
 
-    async def group_ids_of(self, user_id: str) -> list[str]:
-        async with self._db.sessions() as s:
-            return list(await s.scalars(select(GroupMemberRow.group_id).where(GroupMemberRow.user_id == user_id)))
-
     # -- policies and attachments ----------------------------------------------------------
 
     async def put_policy(self, *, account_id: str, name: str, document: str) -> StoredPolicy:

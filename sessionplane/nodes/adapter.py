@@ -36,10 +36,6 @@ class NodeAdapter:
         self._clients: dict[str, tuple[_PoolKey, Redis]] = {}
         self._warming: dict[str, asyncio.Lock] = {}
 
-    @property
-    def own_client_name(self) -> str:
-        return self._settings.own_client_name
-
     async def client_list(self, node: Node, *, ids: Sequence[int] | None = None) -> ClientIndex:
         """CLIENT LIST (or CLIENT LIST ID ... for just those clients), indexed."""
         args: list[object] = ["CLIENT", "LIST"]

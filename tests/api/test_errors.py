@@ -152,6 +152,20 @@ def test_node_down_answers_200018_naming_the_node(api, tenant, service, node_wit
         assert node_id in body["error_msg"]
 
 
+def test_a_frozen_instance_answers_200018_and_keeps_its_sessions(api, tenant, service, node_with_sessions):
+    server, instance, opened = node_with_sessions
+    service.call(service.services.inventory.set_instance_status(instance.id, "frozen"))
+    p = tenant.project_id
+    for response in (
+        api.request("DELETE", f"/v3/{p}/redis/nodes/{instance.nodes[0].id}/sessions", json={"is_all": True}),
+        api.delete(f"/v3/{p}/instances/{instance.id}/sessions"),
+        api.get(f"/v3/{p}/redis/nodes/{instance.nodes[0].id}/sessions"),
+    ):
+        body = assert_envelope(response, 403, "DBS.200018")
+        assert "frozen" in body["error_msg"]
+    assert_untouched(server, opened)
+
+
 def test_unknown_route_and_method(api, tenant):
     response = api.get("/v3/nope")
     assert response.status_code == 404 and response.json()["error_code"] == "APIG.0101"

@@ -74,6 +74,11 @@ def test_operator_workflow(data_dir, cluster, sessions, tmp_path):
     audit = json.loads(cli(data_dir, "audit", "list", "--json").stdout)
     assert audit[0]["outcome"] == "succeeded" and audit[0]["user_name"].startswith("cli:")
 
+    cli(data_dir, "instance", "set-status", instance, "frozen")
+    frozen = cli(data_dir, "sessions", "list", "--instance", instance, ok=False)
+    assert "frozen" in frozen.stderr
+    cli(data_dir, "instance", "set-status", instance, "normal")
+
     cli(data_dir, "keys", "rotate")
     assert len((data_dir / "keyring").read_text().split()) == 2
     assert "app" not in cli(data_dir, "sessions", "list", "--instance", instance).stdout  # secrets still readable
