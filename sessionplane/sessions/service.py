@@ -135,13 +135,11 @@ class SessionService:
     ) -> NodeOutcome:
         """List, then close once the audit record is durable (``recorded``); its failure propagates."""
         try:
-            if node.status != "normal":
-                raise NodeUnavailable(f"Node {node.id} is {node.status}; sessions can be closed only on a normal node.")
+            _require_usable(instance, node)
             index, lines = await self._select(instance, node, criteria)
         except QuerySessionFailed as exc:
             # The node answered but would not list its clients: for the caller, the close failed there.
-            detail = exc.message.replace(exc.default_message, "", 1).strip()
-            return NodeOutcome(node.id, error=KillSessionFailed(f"{KillSessionFailed.default_message} {detail}"))
+            return NodeOutcome(node.id, error=KillSessionFailed(f"{KillSessionFailed.default_message} {exc.message}"))
         except SessionplaneError as exc:
             return NodeOutcome(node.id, error=exc)
         await recorded

@@ -179,3 +179,38 @@ def test_error_messages_carry_no_node_secrets(api, tenant, cluster, register):
     server.stop()
     response = api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")
     assert str(server.port) not in response.text
+
+
+@pytest.mark.parametrize(
+    ("rules", "list_code", "close_code"),
+    [
+        (["+ping", "+hello", "+auth", "+client|setname", "+client|id"], "DBS.301076", "DBS.301077"),
+        (["+ping", "+hello", "+auth", "+client|setname", "+client|id", "+client|list"], None, "DBS.301077"),
+    ],
+)
+def test_node_refusing_the_command_answers_query_or_kill_failed(
+    api, tenant, service, cluster, sessions, rules, list_code, close_code
+):
+    """The node answers, but refuses CLIENT LIST or CLIENT KILL to sessionplane's ACL user."""
+    server = cluster.start_server()
+    with server.client() as admin_client:
+        admin_client.acl_setuser("limited", enabled=True, passwords=["+limited-pw"], commands=rules)
+    instance = service.call(
+        admin.adopt_instance(
+            service.services.inventory,
+            project_id=tenant.project_id,
+            name="acl-limited",
+            nodes=[NodeSpec(host=server.host, port=server.port, username="limited", password="limited-pw")],
+        )
+    )
+    victim = sessions(server, name="victim")
+    node_id = instance.nodes[0].id
+    listing = api.get(f"/v3/{tenant.project_id}/redis/nodes/{node_id}/sessions")
+    if list_code:
+        body = assert_envelope(listing, 400, list_code)
+        assert node_id in body["error_msg"] and "limited-pw" not in body["error_msg"]
+    else:
+        assert listing.status_code == 200 and listing.json()["total_count"] == 1
+    closing = api.request("DELETE", f"/v3/{tenant.project_id}/redis/nodes/{node_id}/sessions", json={"is_all": True})
+    assert node_id in assert_envelope(closing, 400, close_code)["error_msg"]
+    assert victim.alive()
