@@ -21,7 +21,7 @@ from sessionplane import admin
 from sessionplane.demo.instructions import print_instructions
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.iam.system_policies import READ_ONLY
-from sessionplane.inventory.records import Instance, NodeSpec
+from sessionplane.inventory.records import AccessKey, Instance, NodeSpec
 from sessionplane.settings import Settings
 from sessionplane.testing.live import LiveService
 
@@ -104,7 +104,7 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
         try:
             project, instance, key = live.call(_seed(live, cluster, password, readonly_password))
             samples = _open_samples(cluster.servers)
-            state = _state(live, project.id, instance, cluster, node_password, password, readonly_password, key)
+            state = _state(live, project.id, instance, node_password, password, readonly_password, key)
             if state_file:
                 _write_private(Path(state_file), state.as_json())
             print_instructions(state)
@@ -120,11 +120,10 @@ def _state(
     live: LiveService,
     project_id: str,
     instance: Instance,
-    cluster: LocalCluster,
     node_password: str,
     password: str,
     readonly_password: str,
-    key: object,
+    key: AccessKey,
 ) -> DemoState:
     nodes = [{"id": n.id, "host": n.host, "port": n.port, "password": node_password} for n in instance.nodes]
     return DemoState(
@@ -136,7 +135,7 @@ def _state(
         user={"domain": DOMAIN, "name": "demo-admin", "password": password},
         readonly_user={"domain": DOMAIN, "name": "demo-reader", "password": readonly_password},
         ak=key.id,
-        sk=key.secret,  # type: ignore[attr-defined]
+        sk=key.secret or "",
     )
 
 
