@@ -34,9 +34,9 @@ class Services:
     sessions: SessionService
 
     @classmethod
-    def build(cls, settings: Settings, *, keyring: Keyring | None = None, db: Database | None = None) -> Services:
-        db = db or Database(settings.resolved_database_url)
-        keyring = keyring or Keyring.load_or_create(settings.resolved_keyring_file)
+    def build(cls, settings: Settings) -> Services:
+        db = Database(settings.resolved_database_url)
+        keyring = Keyring.load_or_create(settings.resolved_keyring_file)
         inventory = InventoryStore(db, keyring)
         iam = IamStore(db, keyring)
         audit_store = AuditStore(db)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from sessionplane.api import schemas
 from sessionplane.api.deps import Caller, ProjectId, Svc
-from sessionplane.api.sessions import ERRORS
 from sessionplane.iam.actions import LIST_INSTANCES
 from sessionplane.inventory.records import Instance, InstanceFilter
 
@@ -17,7 +16,9 @@ router = APIRouter(prefix="/v3/{project_id}", tags=["Instances"])
 Text = Annotated[str | None, Query(max_length=128)]
 
 
-@router.get("/instances", response_model=schemas.InstanceList, responses=ERRORS, summary="List instances")
+@router.get(
+    "/instances", response_model=schemas.InstanceList, responses=schemas.ERROR_RESPONSES, summary="List instances"
+)
 async def list_instances(
     project_id: ProjectId,
     meta: Caller,

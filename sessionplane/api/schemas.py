@@ -84,6 +84,10 @@ class ErrorEnvelope(BaseModel):
     request_id: str | None = None
 
 
+# The error answers every tenant route documents in OpenAPI.
+ERROR_RESPONSES: dict[int | str, dict] = {code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 500)}
+
+
 class Datastore(BaseModel):
     type: str
     version: str

@@ -24,7 +24,6 @@ router = APIRouter(prefix="/v3/{project_id}", tags=["Connection Management"])
 NodeId = Annotated[str, Path(description="Node ID", max_length=64)]
 InstanceId = Annotated[str, Path(description="Instance ID", max_length=64)]
 NodeFilter = Annotated[str | None, Query(description="Only this node of the instance", max_length=64)]
-ERRORS: dict[int | str, dict] = {code: {"model": schemas.ErrorEnvelope} for code in (400, 401, 403, 404, 500)}
 
 _CLOSE_BODY = {
     "requestBody": {
@@ -52,7 +51,7 @@ async def _instance(svc: Services, project_id: str, instance_id: str) -> Instanc
 @router.delete(
     "/redis/nodes/{node_id}/sessions",
     response_model=schemas.Empty | schemas.DryRunResult,
-    responses=ERRORS,
+    responses=schemas.ERROR_RESPONSES,
     openapi_extra=_CLOSE_BODY,
     summary="Close sessions of a node",
 )
@@ -77,7 +76,7 @@ async def close_node_sessions(
 @router.delete(
     "/instances/{instance_id}/sessions",
     response_model=schemas.Empty,
-    responses=ERRORS,
+    responses=schemas.ERROR_RESPONSES,
     summary="Close sessions of all nodes of an instance",
 )
 async def close_instance_sessions(
@@ -93,7 +92,7 @@ async def close_instance_sessions(
 @router.get(
     "/redis/nodes/{node_id}/sessions",
     response_model=schemas.NodeSessionsPage,
-    responses=ERRORS,
+    responses=schemas.ERROR_RESPONSES,
     summary="List sessions of a node",
 )
 async def list_node_sessions(
@@ -116,7 +115,7 @@ async def list_node_sessions(
 @router.get(
     "/instances/{instance_id}/sessions",
     response_model=schemas.InstanceSessions,
-    responses=ERRORS,
+    responses=schemas.ERROR_RESPONSES,
     summary="List sessions of every node of an instance",
 )
 async def list_instance_sessions(
@@ -133,7 +132,7 @@ async def list_instance_sessions(
 @router.get(
     "/redis/nodes/{node_id}/session-statistics",
     response_model=schemas.SessionStatistics,
-    responses=ERRORS,
+    responses=schemas.ERROR_RESPONSES,
     summary="Session statistics of a node",
 )
 async def node_session_statistics(project_id: ProjectId, node_id: NodeId, meta: Caller, svc: Svc) -> dict:

@@ -29,6 +29,7 @@ from sessionplane.sessions.selection import CloseCriteria, Protection, Statistic
 from sessionplane.settings import Settings
 
 _USABLE_INSTANCE_STATES = frozenset({"normal", "abnormal"})
+_EVERY_SESSION = 2**31  # "no limit" for instance listings, which are not paged
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,8 @@ class SessionService:
         return selection.statistics(sessions, idle_threshold=self._settings.active_idle_threshold_seconds)
 
     async def _node_sessions(self, instance: Instance, node: Node) -> NodeSessions:
-        _require_usable(instance, node)
-        index = await self._nodes.client_list(node)
-        lines = selection.client_sessions(index, self._protection(instance))
-        ordered = selection.newest_first(index, lines, offset=0, limit=len(lines))
-        return NodeSessions(node.id, len(lines), [selection.session_view(c) for c in ordered])
+        page = await self.list_node(instance=instance, node=node, offset=0, limit=_EVERY_SESSION, addr_prefix=None)
+        return NodeSessions(node.id, page.total_count, page.sessions)
 
     # -- closing ---------------------------------------------------------------------------
 
