@@ -30,7 +30,7 @@ from sessionplane import admin
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
 from sessionplane.settings import Settings
-from sessionplane.testing.live import LiveService
+from tests.live import LiveService
 
 ROUNDS = 5
 BENCH_PASSWORD = secrets.token_urlsafe(16)  # a throwaway user in a throwaway store

@@ -12,7 +12,7 @@ from sessionplane import admin
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
 from sessionplane.settings import Settings
-from sessionplane.testing.live import LiveService
+from tests.live import LiveService
 from tests.support import RawSession, Tenant
 
 PASSWORD = "Adm1n-pa55word!"

@@ -26,7 +26,7 @@ async def list_instances(
     id: Text = None,
     name: Text = None,
     datastore_type: Text = None,
-    mode: Text = None,  # noqa: A002
+    mode: Text = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> dict:

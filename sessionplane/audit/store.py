@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import select
 
 from sessionplane import ids
+from sessionplane.audit.records import AuditEvent, AuditFilter
+from sessionplane.audit.tables import AuditEventRow
 from sessionplane.db import Database
-from sessionplane.inventory.records import AuditEvent, AuditFilter
-from sessionplane.inventory.tables import AuditEventRow, utcnow
+from sessionplane.schema import utcnow
 
 
 class AuditStore:

@@ -10,14 +10,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sessionplane.audit.records import AuditFilter
 from sessionplane.auth.passwords import hash_password
 from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_settings, run
 from sessionplane.cli.inventory import Domain, read_password, users
 from sessionplane.iam.actions import ACTIONS
 from sessionplane.iam.policy import PolicyError, parse_policy
+from sessionplane.iam.records import AccessKey, Group
 from sessionplane.iam.system_policies import SYSTEM_POLICIES
-from sessionplane.inventory.records import Account, AuditFilter, Group, User
+from sessionplane.inventory.records import Account, User
 from sessionplane.services import Services
 
 groups = typer.Typer(help="Groups of users (policies attach to users or groups).", no_args_is_help=True)
@@ -279,7 +281,7 @@ def ak_create(
 ) -> None:
     """Create an AK/SK pair. The SK is shown now and never again."""
 
-    async def work(s: Services):  # noqa: ANN202
+    async def work(s: Services) -> AccessKey:
         return await s.iam.create_access_key(user_id=(await _user(s, domain, user)).id, description=description)
 
     key = run(load_settings(data_dir, database_url), work)

@@ -10,7 +10,7 @@ import uvicorn
 
 from sessionplane.app import create_app
 from sessionplane.cli import identity, inventory, sessions
-from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_settings, run
+from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
 from sessionplane.services import Services
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -68,7 +68,11 @@ def demo(
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
 ) -> None:
     """Start local redis-server nodes, register them as an instance, and serve the API over them."""
-    from sessionplane.demo.run import run_demo
+    from sessionplane.demo.run import DemoError, run_demo
 
     configure_logging("WARNING")
-    run_demo(host=host, port=port, node_count=nodes, state_file=state_file)
+    try:
+        run_demo(host=host, port=port, node_count=nodes, state_file=state_file)
+    except DemoError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None

@@ -78,13 +78,16 @@ def print_instructions(state: DemoState) -> None:
     console.print(f"project      {state.project_id}")
     console.print(f"instance     {state.instance_id}  (Cluster, tags env=dev team=payments)")
     for node in state.nodes:
-        console.print(f"node         {node['id']}  {node['host']}:{node['port']}")
+        console.print(f"node         {node['id']}  {node['host']}:{node['port']}  password={node['password']}")
     console.print(
         f"admin user   domain={state.user['domain']} name={state.user['name']} password={state.user['password']}"
     )
     ro = state.readonly_user
     console.print(f"read-only    domain={ro['domain']} name={ro['name']} password={ro['password']}")
     console.print(f"AK / SK      {state.ak} / {state.sk}")
+    console.print(
+        f"data dir     {state.data_dir}   (export SESSIONPLANE_DATA_DIR={state.data_dir} for operator commands)"
+    )
     # Commands are printed plain, never wrapped, so that they paste as they are.
     console.rule("curl")
     print(curl_commands(state), flush=True)

@@ -1,32 +1,42 @@
 """``sessionplane demo``: local nodes, a registered instance, users and keys, sample sessions, the API.
 
-Everything lives in temporary directories and is stopped and removed on exit (Ctrl-C or SIGTERM).
+The demo is the real service (``create_app`` under uvicorn, in this process) over local
+``redis-server`` nodes. Everything lives in a temporary directory that is removed on exit
+(Ctrl-C or SIGTERM), also when start-up fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import shutil
 import signal
+import socket
 import tempfile
-import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import redis
+import uvicorn
 from redis.client import PubSub
 
 from sessionplane import admin
+from sessionplane.app import create_app
 from sessionplane.demo.instructions import print_instructions
 from sessionplane.demo.servers import LocalCluster, RedisServer
+from sessionplane.iam.records import AccessKey
 from sessionplane.iam.system_policies import READ_ONLY
-from sessionplane.inventory.records import AccessKey, Instance, NodeSpec
+from sessionplane.inventory.records import Instance, NodeSpec, Project
+from sessionplane.services import Services
 from sessionplane.settings import Settings
-from sessionplane.testing.live import LiveService
 
 DOMAIN = "demo"
 SAMPLE_CLIENTS = ("orders-api", "orders-api", "billing-worker", "metrics-agent", "")
+
+
+class DemoError(Exception):
+    """The demo cannot start; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -40,39 +50,59 @@ class DemoState:
     readonly_user: dict
     ak: str
     sk: str
+    data_dir: str
 
     def as_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2)
+        return json.dumps(asdict(self), indent=2)
 
 
-async def _seed(live: LiveService, cluster: LocalCluster, password: str, readonly_password: str) -> tuple:
-    s = live.services
-    admin_user = await admin.add_user(s.inventory, domain=DOMAIN, name="demo-admin", password=password, is_admin=True)
-    reader = await admin.add_user(s.inventory, domain=DOMAIN, name="demo-reader", password=readonly_password)
-    project = await admin.add_project(s.inventory, domain=DOMAIN, name=live.settings.region)
-    await s.iam.attach(
-        account_id=admin_user.account_id,
-        policy_name=READ_ONLY.name,
-        principal_type="user",
-        principal_id=reader.id,
-        project_id=project.id,
-    )
-    specs = [
-        NodeSpec(host=n.host, port=n.port, password=n.password, name=f"proxy_{i + 1}")
-        for i, n in enumerate(cluster.servers)
-    ]
-    instance = await admin.adopt_instance(
-        s.inventory,
-        project_id=project.id,
-        name="demo-cache",
-        nodes=specs,
-        mode="Cluster",
-        tags={"env": "dev", "team": "payments"},
-        enterprise_project_id="demo-ep",
-        protected_names=["demo-guardian"],
-    )
-    key = await s.iam.create_access_key(user_id=admin_user.id, description="demo")
-    return project, instance, key
+@dataclass(frozen=True)
+class _Secrets:
+    node_password: str
+    admin_password: str
+    reader_password: str
+
+    @classmethod
+    def generate(cls) -> _Secrets:
+        return cls(secrets.token_urlsafe(12), secrets.token_urlsafe(12), secrets.token_urlsafe(12))
+
+
+async def _seed(settings: Settings, cluster: LocalCluster, passwords: _Secrets) -> tuple[Project, Instance, AccessKey]:
+    s = Services.build(settings)
+    await s.start()
+    try:
+        admin_user = await admin.add_user(
+            s.inventory, domain=DOMAIN, name="demo-admin", password=passwords.admin_password, is_admin=True
+        )
+        reader = await admin.add_user(
+            s.inventory, domain=DOMAIN, name="demo-reader", password=passwords.reader_password
+        )
+        project = await admin.add_project(s.inventory, domain=DOMAIN, name=settings.region)
+        await s.iam.attach(
+            account_id=admin_user.account_id,
+            policy_name=READ_ONLY.name,
+            principal_type="user",
+            principal_id=reader.id,
+            project_id=project.id,
+        )
+        specs = [
+            NodeSpec(host=n.host, port=n.port, password=n.password, name=f"proxy_{i + 1}")
+            for i, n in enumerate(cluster.servers)
+        ]
+        instance = await admin.adopt_instance(
+            s.inventory,
+            project_id=project.id,
+            name="demo-cache",
+            nodes=specs,
+            mode="Cluster",
+            tags={"env": "dev", "team": "payments"},
+            enterprise_project_id="demo-ep",
+            protected_names=["demo-guardian"],
+        )
+        key = await s.iam.create_access_key(user_id=admin_user.id, description="demo")
+        return project, instance, key
+    finally:
+        await s.close()
 
 
 def _open_samples(servers: list[RedisServer]) -> list[redis.Redis | PubSub]:
@@ -89,53 +119,74 @@ def _open_samples(servers: list[RedisServer]) -> list[redis.Redis | PubSub]:
     return clients
 
 
-def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-demo-"))
-    node_password = secrets.token_urlsafe(12)
-    password, readonly_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    with LocalCluster(password=node_password) as cluster:
-        for _ in range(node_count):
-            cluster.start_server()
-        live = LiveService(Settings(data_dir=data_dir, host=host, port=port), host=host, port=port).start()
-        samples: list[redis.Redis | PubSub] = []
+def _require_free_port(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            project, instance, key = live.call(_seed(live, cluster, password, readonly_password))
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DemoError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another with --port") from None
+
+
+class _DemoServer(uvicorn.Server):
+    """uvicorn's server, printing the demo's instructions once it listens."""
+
+    def __init__(self, config: uvicorn.Config, state: DemoState) -> None:
+        super().__init__(config)
+        self._state = state
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            print_instructions(self._state)
+
+
+def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -> None:
+    _require_free_port(host, port)
+    data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-demo-"))
+    passwords = _Secrets.generate()
+    samples: list[redis.Redis | PubSub] = []
+    try:
+        with LocalCluster(password=passwords.node_password) as cluster:
+            for _ in range(node_count):
+                cluster.start_server()
+            settings = Settings(data_dir=data_dir, host=host, port=port)
+            project, instance, key = asyncio.run(_seed(settings, cluster, passwords))
             samples = _open_samples(cluster.servers)
-            state = _state(live, project.id, instance, node_password, password, readonly_password, key)
+            state = _state(settings, f"http://{host}:{port}", project.id, instance, passwords, key)
             if state_file:
                 _write_private(Path(state_file), state.as_json())
-            print_instructions(state)
-            stop.wait()
-        finally:
-            for client in samples:
-                client.close()
-            live.stop()
-            shutil.rmtree(data_dir, ignore_errors=True)
+            config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+            # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: both arrive
+            # here as KeyboardInterrupt, so the nodes and the data directory are always cleaned up.
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            try:
+                _DemoServer(config, state).run()
+            except KeyboardInterrupt:
+                pass
+            except SystemExit as exc:  # uvicorn exits when it cannot start (the port was taken meanwhile)
+                raise DemoError(f"the API could not start on {host}:{port}") from exc
+    finally:
+        for client in samples:
+            client.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _state(
-    live: LiveService,
-    project_id: str,
-    instance: Instance,
-    node_password: str,
-    password: str,
-    readonly_password: str,
-    key: AccessKey,
+    settings: Settings, endpoint: str, project_id: str, instance: Instance, passwords: _Secrets, key: AccessKey
 ) -> DemoState:
-    nodes = [{"id": n.id, "host": n.host, "port": n.port, "password": node_password} for n in instance.nodes]
+    nodes = [{"id": n.id, "host": n.host, "port": n.port, "password": passwords.node_password} for n in instance.nodes]
     return DemoState(
-        endpoint=live.url,
-        region=live.settings.region,
+        endpoint=endpoint,
+        region=settings.region,
         project_id=project_id,
         instance_id=instance.id,
         nodes=nodes,
-        user={"domain": DOMAIN, "name": "demo-admin", "password": password},
-        readonly_user={"domain": DOMAIN, "name": "demo-reader", "password": readonly_password},
+        user={"domain": DOMAIN, "name": "demo-admin", "password": passwords.admin_password},
+        readonly_user={"domain": DOMAIN, "name": "demo-reader", "password": passwords.reader_password},
         ak=key.id,
         sk=key.secret or "",
+        data_dir=str(settings.data_dir),
     )
 
 

@@ -11,8 +11,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,10 +95,6 @@ class RedisServer:
                 self.process.wait()
         self.process = None
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
 
 class LocalCluster:
     """A set of local servers sharing one temporary directory; a context manager that cleans up."""
@@ -129,9 +123,3 @@ class LocalCluster:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-@contextmanager
-def local_servers(count: int, *, password: str | None = None) -> Iterator[list[RedisServer]]:
-    with LocalCluster(password=password) as cluster:
-        yield [cluster.start_server() for _ in range(count)]

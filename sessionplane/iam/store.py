@@ -13,14 +13,8 @@ from sqlalchemy import delete, or_, select
 
 from sessionplane import ids
 from sessionplane.db import Database
-from sessionplane.inventory.records import AccessKey, Attachment, Group, StoredPolicy
-from sessionplane.inventory.tables import (
-    AccessKeyRow,
-    GroupMemberRow,
-    GroupRow,
-    PolicyAttachmentRow,
-    PolicyRow,
-)
+from sessionplane.iam.records import AccessKey, Attachment, Group, StoredPolicy
+from sessionplane.iam.tables import AccessKeyRow, GroupMemberRow, GroupRow, PolicyAttachmentRow, PolicyRow
 from sessionplane.keyring import Keyring
 
 _AK_ALPHABET = string.ascii_uppercase + string.digits

@@ -17,16 +17,9 @@ from sqlalchemy.orm import joinedload
 from sessionplane import ids
 from sessionplane.db import Database
 from sessionplane.inventory.records import Account, Instance, InstanceFilter, Node, NodeSpec, Project, User
-from sessionplane.inventory.tables import (
-    AccountRow,
-    InstanceRow,
-    InstanceTagRow,
-    NodeRow,
-    ProjectRow,
-    UserRow,
-    utcnow,
-)
+from sessionplane.inventory.tables import AccountRow, InstanceRow, InstanceTagRow, NodeRow, ProjectRow, UserRow
 from sessionplane.keyring import Keyring
+from sessionplane.schema import utcnow
 
 
 class InventoryStore:

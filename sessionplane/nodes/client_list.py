@@ -137,7 +137,3 @@ class ClientIndex:
 
 def parse_client_list(reply: bytes | str) -> list[Client]:
     return ClientIndex(reply).clients
-
-
-def _split_lines(text: str) -> list[str]:
-    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]

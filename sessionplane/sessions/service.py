@@ -170,8 +170,6 @@ class SessionService:
 def _require_usable(instance: Instance, node: Node | None) -> None:
     if instance.status not in _USABLE_INSTANCE_STATES:
         raise NodeUnavailable(f"Instance {instance.id} is {instance.status}; its sessions cannot be managed now.")
-    if node is not None and node.status != "normal":
-        raise NodeUnavailable(f"Node {node.id} is {node.status}; sessions are available only on a normal node.")
 
 
 def target_nodes(instance: Instance, node_id: str | None) -> tuple[Node, ...]:

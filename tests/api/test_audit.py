@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import text
 
 from sessionplane import admin
+from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
-from sessionplane.inventory.records import AuditFilter, Instance, NodeSpec
-from sessionplane.testing.live import LiveService
+from sessionplane.inventory.records import Instance, NodeSpec
 from tests.conftest import PASSWORD, login, settings_for
+from tests.live import LiveService
 from tests.support import RawSession, client_ids
 
 

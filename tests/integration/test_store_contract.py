@@ -16,10 +16,11 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
+from sessionplane.audit.records import AuditFilter
 from sessionplane.audit.store import AuditStore
 from sessionplane.db import Database
 from sessionplane.iam.store import IamStore
-from sessionplane.inventory.records import AuditFilter, InstanceFilter, NodeSpec
+from sessionplane.inventory.records import InstanceFilter, NodeSpec
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
 

@@ -2,7 +2,10 @@
 
 from alembic import context
 
-from sessionplane.inventory.tables import Base
+import sessionplane.audit.tables
+import sessionplane.iam.tables
+import sessionplane.inventory.tables  # noqa: F401  (each module registers its tables on Base.metadata)
+from sessionplane.schema import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
