@@ -12,9 +12,11 @@ from sessionplane.auth.lockout import Lockout
 from sessionplane.db import Database
 from sessionplane.iam.authorize import Authorizer
 from sessionplane.iam.store import IamStore
+from sessionplane.inventory.discovery import Discovery
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
 from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.nodes.discovery import TopologyReader
 from sessionplane.sessions.service import SessionService
 from sessionplane.settings import Settings
 
@@ -32,6 +34,7 @@ class Services:
     authenticator: Authenticator
     authorizer: Authorizer
     sessions: SessionService
+    discovery: Discovery
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -60,6 +63,7 @@ class Services:
             ),
             authorizer=Authorizer(iam=iam, audit=audit, region=settings.region),
             sessions=SessionService(nodes=nodes, audit=audit, settings=settings),
+            discovery=Discovery(inventory=inventory, reader=TopologyReader(settings)),
         )
 
     async def start(self) -> None:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     node_pool_size: int = Field(4, ge=1, le=64)
     node_tls_ca_file: Path | None = Field(None, description="CA bundle for nodes with TLS; default: the system's.")
     active_idle_threshold_seconds: int = Field(1, ge=0, description="A session idle less than this is active.")
+    discovery_refresh_interval_seconds: float | None = Field(
+        None, gt=0, description="Refresh every discovered instance this often while serving; default: never."
+    )
 
     log_level: str = "INFO"
 
