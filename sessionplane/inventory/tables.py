@@ -64,7 +64,7 @@ class InstanceRow(Base):
     )
     # Written with the instance, never loaded with it (lookups stay one round trip); the database cascades deletes.
     discovery: Mapped[DiscoverySourceRow | None] = relationship(
-        cascade="all, delete-orphan", lazy="noload", passive_deletes=True, uselist=False
+        cascade="all, delete-orphan", lazy="raise", passive_deletes=True, uselist=False
     )
 
 

@@ -126,14 +126,15 @@ def parse_seed(text: str, *, username: str | None = None) -> Seed:
     if url.query or url.fragment:
         raise InvalidParameter("Invalid parameter: seed must not have a query string or fragment.")
     name = url.path.strip("/")
+    endpoint = Endpoint(url.hostname, port or (26379 if sentinel else 6379))
     if sentinel and not name:
         raise InvalidParameter("Invalid parameter: a Sentinel seed names its primary: redis+sentinel://host:port/name.")
     if not sentinel and name and not name.isdigit():
         raise InvalidParameter(
-            f"Invalid parameter: a redis:// seed has no path (for a Sentinel use redis+sentinel://host:port/{name[:40]})."
+            f"Invalid parameter: a redis:// seed has no path (for a Sentinel use redis+sentinel://{endpoint}/{name[:40]})."
         )
     return Seed(
-        endpoint=Endpoint(url.hostname, port or (26379 if sentinel else 6379)),
+        endpoint=endpoint,
         tls=(_SENTINEL_SCHEMES if sentinel else _DIRECT_SCHEMES)[url.scheme],
         username=unquote(url.username) if url.username else username,
         sentinel_name=unquote(name) if sentinel else None,
