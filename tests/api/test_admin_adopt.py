@@ -5,6 +5,7 @@ The seed is a real password-protected redis-server (a primary with one replica) 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -180,3 +181,20 @@ def test_the_route_is_documented_under_its_own_tag(service):
     operation = document["paths"]["/sessionplane/v1/{project_id}/instances"]["post"]
     assert operation["tags"] == ["sessionplane administration"]
     assert "201" in operation["responses"]
+
+
+def test_adoption_logs_hold_no_node_password(service, world, caplog):
+    caplog.set_level(logging.DEBUG)
+    admin_token = world.tokens["admin"]
+
+    statuses = [
+        _adopt(service, world, admin_token, {"seed": world.seed, "password": NODE_PASSWORD}).status_code,
+        _adopt(service, world, admin_token, {"seed": world.seed, "password": "Wr0ng-logged?"}).status_code,
+        _adopt(service, world, admin_token, {"seed": "redis://u:Url-logged?@10.0.0.7:1"}).status_code,
+        _adopt(service, world, admin_token, {"seed": world.seed, "password": 7, "x": "Body-logged?"}).status_code,
+    ]
+
+    assert statuses == [201, 403, 400, 400]
+    assert "adopted redis://" in caplog.text  # the log is there, and names the seed
+    for secret in (NODE_PASSWORD, "Wr0ng-logged?", "Url-logged?", "Body-logged?"):
+        assert secret not in caplog.text

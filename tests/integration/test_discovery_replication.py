@@ -52,7 +52,7 @@ def test_a_replica_seed_finds_its_primary_and_every_replica(api, tenant, topolog
 
 def test_refresh_adds_a_new_replica_with_the_credentials_and_removes_a_gone_one(api, service, tenant, topologies):
     primary, (staying, leaving) = topologies.primary_with_replicas(2)
-    body = adopt(api, tenant.project_id, primary)
+    body = adopt(api, tenant.project_id, leaving)  # the seed itself leaves: a refresh asks the known nodes
     ids = ids_by_port(body)
     joining = topologies.replica_of(primary)
 
