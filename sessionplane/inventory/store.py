@@ -36,6 +36,7 @@ from sessionplane.inventory.tables import (
     UserRow,
 )
 from sessionplane.inventory.topology import (
+    Added,
     RefreshReport,
     SeenNode,
     Topology,
@@ -248,23 +249,12 @@ class InventoryStore:
             plan = plan_refresh(before.nodes, topology, new_group_id=_group_id)
             rows = {n.id: n for n in row.nodes}
             for change in plan.kept:
-                _follow(rows[change.before.id], change.seen, change.group_id)  # type: ignore[union-attr]
+                _follow(rows[change.node.id], change.seen, change.group_id)
             for gone in plan.removed:
                 row.nodes.remove(rows[gone.id])
             position = max((n.position for n in row.nodes), default=-1) + 1
-            tls = parse_seed(source.seed).tls
             for offset, change in enumerate(plan.added):
-                new = NodeRow(
-                    id=ids.node_id(),
-                    group_id=change.group_id,
-                    position=position + offset,
-                    name=str(change.seen.endpoint),
-                    username=source.username,
-                    password_encrypted=source.password_encrypted,
-                    tls=tls,
-                )
-                _follow(new, change.seen, change.group_id)
-                row.nodes.append(new)
+                row.nodes.append(_discovered_node_row(change, position + offset, source))
             row.updated_at = source.refreshed_at = utcnow()
             source.last_error = None
             await s.flush()
@@ -408,6 +398,20 @@ class InventoryStore:
 
 def _group_id() -> str:
     return ids.plain_id() + "gr12"
+
+
+def _discovered_node_row(change: Added, position: int, source: DiscoverySourceRow) -> NodeRow:
+    """A node a refresh found: the credentials given at adoption (still encrypted), TLS as the seed's."""
+    row = NodeRow(
+        id=ids.node_id(),
+        position=position,
+        name=str(change.seen.endpoint)[:128],
+        username=source.username,
+        password_encrypted=source.password_encrypted,
+        tls=parse_seed(source.seed).tls,
+    )
+    _follow(row, change.seen, change.group_id)
+    return row
 
 
 def _follow(row: NodeRow, seen: SeenNode, group_id: str) -> None:

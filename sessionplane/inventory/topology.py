@@ -145,18 +145,26 @@ def parse_seed(text: str, *, username: str | None = None) -> Seed:
 
 
 @dataclass(frozen=True)
-class NodeChange:
-    """One node as a refresh leaves it: ``before`` is None for an added node."""
+class Kept:
+    """A known node the topology still has, as it should now be."""
 
-    before: Node | None
+    node: Node
+    seen: SeenNode
+    group_id: str
+
+
+@dataclass(frozen=True)
+class Added:
+    """A node the topology has and the instance does not, and the group it joins."""
+
     seen: SeenNode
     group_id: str
 
 
 @dataclass(frozen=True)
 class RefreshPlan:
-    kept: tuple[NodeChange, ...]
-    added: tuple[NodeChange, ...]
+    kept: tuple[Kept, ...]
+    added: tuple[Added, ...]
     removed: tuple[Node, ...]
 
 
@@ -169,10 +177,14 @@ def plan_refresh(current: Sequence[Node], topology: Topology, *, new_group_id: C
     by_key = {node_key(n): n for n in current}
     seen_keys = {s.key for s in topology.nodes}
     groups = _shard_groups(topology.nodes, by_key, new_group_id)
-    kept, added = [], []
+    kept: list[Kept] = []
+    added: list[Added] = []
     for seen in topology.nodes:
-        before = by_key.get(seen.key)
-        (kept if before else added).append(NodeChange(before, seen, groups[seen.shard]))
+        known = by_key.get(seen.key)
+        if known is not None:
+            kept.append(Kept(known, seen, groups[seen.shard]))
+        else:
+            added.append(Added(seen, groups[seen.shard]))
     removed = tuple(n for n in current if node_key(n) not in seen_keys)
     return RefreshPlan(kept=tuple(kept), added=tuple(added), removed=removed)
 

@@ -82,7 +82,8 @@ class TopologyReader:
         async with self._talking_to("primary", primary, tls, credentials.username, credentials.password) as client:
             facts = await client.info()
         if facts.get("role") != PRIMARY:
-            raise NodeUnavailable(f"Node {primary} (the seed's primary) is itself a replica; give its primary as seed.")
+            # Chained replication: the top primary's INFO would not list the replicas of replicas.
+            raise NodeUnavailable(f"The primary {primary} of {endpoint} is itself a replica; seed with the top one.")
         return Topology(REPLICATION, _version(facts), replication_nodes(primary, facts))
 
     async def _cluster(self, client: Redis, tls: bool) -> tuple[SeenNode, ...]:

@@ -199,7 +199,7 @@ def test_a_failover_moves_roles_not_nodes_or_groups():
     )
     plan = plan_refresh(current, after, new_group_id=lambda: pytest.fail("no new group"))
     assert not plan.added and not plan.removed
-    assert {(c.before.id, c.seen.role, c.group_id) for c in plan.kept} == {("n2", PRIMARY, "g1"), ("n1", REPLICA, "g1")}
+    assert {(c.node.id, c.seen.role, c.group_id) for c in plan.kept} == {("n2", PRIMARY, "g1"), ("n1", REPLICA, "g1")}
 
 
 seen_nodes = st.builds(
@@ -225,8 +225,8 @@ def test_plan_keeps_known_nodes_adds_new_ones_and_removes_the_rest(before, after
     plan = plan_refresh(current, topology, new_group_id=lambda: f"new-{next(counter)}")
 
     known = {node_key(n): n for n in current}
-    assert {c.before.id for c in plan.kept} == {known[s.key].id for s in after if s.key in known}
-    assert all(c.before is not None and node_key(c.before) == c.seen.key for c in plan.kept)
+    assert {c.node.id for c in plan.kept} == {known[s.key].id for s in after if s.key in known}
+    assert all(node_key(c.node) == c.seen.key for c in plan.kept)
     assert {c.seen.key for c in plan.added} == {s.key for s in after if s.key not in known}
     assert {node_key(n) for n in plan.removed} == set(known) - {s.key for s in after}
     by_shard: dict[str, set[str]] = {}
