@@ -1,7 +1,8 @@
 """create_app: the whole request path in one ordered list.
 
-RequestIdMiddleware (X-Request-Id, access log)
+HttpMetricsMiddleware (requests by route template) -> RequestIdMiddleware (X-Request-Id, access log)
   -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances
+             | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth | /metrics /healthz /readyz
      -> handler: parse -> authenticate+scope (deps.caller) -> look up -> authorize -> domain -> serialise
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
@@ -13,8 +14,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from sessionplane.api import errors, instances, sessions, tokens
+from sessionplane.api import errors, history, instances, ops, sessions, tokens
 from sessionplane.api.middleware import RequestIdMiddleware
+from sessionplane.ops.http_metrics import HttpMetricsMiddleware
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -25,6 +27,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
+        svc.start_background()
         try:
             yield
         finally:
@@ -38,7 +41,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = svc
     app.add_middleware(RequestIdMiddleware)
-    for router in (tokens.router, sessions.router, instances.router):
+    app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
+    for router in (tokens.router, sessions.router, instances.router, history.router, ops.router):
         app.include_router(router)
     errors.install(app)
     return app

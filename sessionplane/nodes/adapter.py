@@ -49,6 +49,11 @@ class NodeAdapter:
             reply = await client.execute_command(*args)
         return ClientIndex(reply)
 
+    async def ping(self, node: Node) -> None:
+        """PING (the health probe): returns when the node answers; the caller bounds the wait."""
+        with mapped_errors(node, "query"):
+            await (await self._client(node)).execute_command("PING")
+
     async def kill(self, node: Node, ids: Sequence[int]) -> int:
         """Close the given client IDs in one pipelined write; returns how many the node closed."""
         if not ids:

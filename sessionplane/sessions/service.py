@@ -170,6 +170,8 @@ class SessionService:
 def _require_usable(instance: Instance, node: Node | None) -> None:
     if instance.status not in _USABLE_INSTANCE_STATES:
         raise NodeUnavailable(f"Instance {instance.id} is {instance.status}; its sessions cannot be managed now.")
+    if node is not None and node.status == "abnormal":  # the health probe's verdict: answer now, never wait on it
+        raise NodeUnavailable(f"Node {node.id} is abnormal: it does not answer the health probe.")
 
 
 def target_nodes(instance: Instance, node_id: str | None) -> tuple[Node, ...]:
