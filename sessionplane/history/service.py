@@ -52,7 +52,7 @@ class Plan:
 
 def plan(*, requested_step: int | None, since: datetime, until: datetime, settings: Settings) -> Plan:
     """The step to answer with, and whether roll-ups are needed (steps of 5 minutes or more, or older data)."""
-    span = (until - since).total_seconds()
+    span = round((until - since).total_seconds())  # "-1h" parsed a moment before ``until``: still one hour
     step = requested_step or max(math.ceil(settings.sample_interval_seconds) or 1, math.ceil(span / DEFAULT_POINTS))
     if span / step > MAX_POINTS:
         raise InvalidParameter(
