@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sessionplane.nodes.client_list import ClientIndex
@@ -25,10 +25,13 @@ DIMENSIONS = ("name", "user", "lib_name", "ip")
 OTHER = "(other)"
 MAX_KEY_LENGTH = 128
 
-# CLIENT LIST field -> column. " name=" cannot match inside " lib-name=" nor " addr=" inside " laddr=":
-# the leading space is part of the pattern, and values never contain spaces.
-_FIELDS = ("addr", "name", "idle", "flags", "multi", "user", "lib-name")
-_PATTERNS = {field: re.compile(rf" {field}=([^ \r\n]*)") for field in _FIELDS}
+# Column -> the pattern that pulls it out of every line. " name=" cannot match inside " lib-name=",
+# nor " addr=" inside " laddr=": the leading space is part of the pattern, and values never contain
+# spaces. "ip" is the address up to its last colon, as ``Client.ip`` (IPv6 in brackets kept whole).
+_PATTERNS = {
+    "ip": re.compile(r" addr=([^ \r\n]*):[^ :\r\n]*(?=[ \r\n]|$)", re.MULTILINE),
+    **{field: re.compile(rf" {field}=([^ \r\n]*)") for field in ("name", "idle", "flags", "multi", "user", "lib-name")},
+}
 # Fields that older servers do not report at all (lib-name: Redis 7.2+, user: 6.0+).
 _OPTIONAL = frozenset({"user", "lib-name"})
 
@@ -53,31 +56,35 @@ def summarize(
 ) -> NodeCounts:
     """Count the client sessions of one reply; ``excluded`` are the line numbers that are not client sessions."""
     columns = _columns(index)
-    keep = [i for i in range(len(index)) if i not in excluded] if excluded else range(len(index))
-    idle = [int(columns["idle"][i] or 0) for i in keep]
-    flags, multi = columns["flags"], columns["multi"]
+    keep = [i for i in range(len(index)) if i not in excluded] if excluded else None
+    idle = [int(seconds or 0) for seconds in _kept(columns["idle"], keep)]
+    flags, multi = _kept(columns["flags"], keep), _kept(columns["multi"], keep)
     active = sum(
         1
-        for i, seconds in zip(keep, idle, strict=True)
+        for seconds, line_flags, line_multi in zip(idle, flags, multi, strict=True)
         # the definition of sessions.selection.is_active, inlined: this loop runs for every session
-        if seconds < idle_threshold or "b" in flags[i] or "x" in flags[i] or multi[i] not in ("-1", "")
+        if seconds < idle_threshold or "b" in line_flags or "x" in line_flags or line_multi not in ("-1", "")
     )
     groups = {
-        "name": top_groups(columns["name"][i] for i in keep),
-        "user": top_groups(columns["user"][i] for i in keep),
-        "lib_name": top_groups(columns["lib-name"][i] for i in keep),
-        "ip": top_groups(_ip(columns["addr"][i]) for i in keep),
+        dimension: fold(top_groups(_kept(columns[field], keep)), top_k)
+        for dimension, field in (("name", "name"), ("user", "user"), ("lib_name", "lib-name"), ("ip", "ip"))
     }
     return NodeCounts(
         total=len(idle),
         active=active,
         idle_over=sum(1 for seconds in idle if seconds >= idle_over_seconds),
-        groups={dimension: fold(counter, top_k) for dimension, counter in groups.items()},
+        groups=groups,
     )
 
 
-def top_groups(keys: Iterable[str]) -> Counter[str]:
-    return Counter(key[:MAX_KEY_LENGTH] for key in keys)
+def top_groups(keys: Sequence[str]) -> Counter[str]:
+    counter = Counter(keys)  # counted in C; client-set keys are bounded afterwards, when one is too long
+    if not any(len(key) > MAX_KEY_LENGTH for key in counter):
+        return counter
+    bounded: Counter[str] = Counter()
+    for key, count in counter.items():
+        bounded[key[:MAX_KEY_LENGTH]] += count
+    return bounded
 
 
 def fold(counter: Counter[str] | dict[str, int], top_k: int) -> dict[str, int]:
@@ -94,6 +101,10 @@ def _ip(addr: str) -> str:
     """As ``Client.ip``: the address without its port; IPv6 kept whole, unix sockets as reported."""
     host, sep, _port = addr.rpartition(":")
     return host if sep else addr
+
+
+def _kept(column: Sequence[str], keep: list[int] | None) -> Sequence[str]:
+    return column if keep is None else [column[i] for i in keep]
 
 
 def _columns(index: ClientIndex) -> dict[str, Sequence[str]]:
@@ -117,4 +128,6 @@ def _fast_columns(index: ClientIndex) -> dict[str, Sequence[str]] | None:
 
 def _parsed_columns(index: ClientIndex) -> dict[str, Sequence[str]]:
     parsed = [index.client(i).fields() for i in range(len(index))]
-    return {field: [fields.get(field, "") for fields in parsed] for field in _FIELDS}
+    columns: dict[str, Sequence[str]] = {field: [f.get(field, "") for f in parsed] for field in _PATTERNS}
+    columns["ip"] = [_ip(f.get("addr", "")) for f in parsed]
+    return columns
