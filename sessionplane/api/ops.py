@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sessionplane.api.deps import Svc
 from sessionplane.errors import AuthenticationFailed
 from sessionplane.ops.access import bearer_matches, metrics_access
+from sessionplane.settings import Settings
 
 router = APIRouter(tags=["Operations"], include_in_schema=False)
 
@@ -36,7 +37,11 @@ async def metrics(request: Request, svc: Svc) -> Response:
     access = metrics_access(svc.settings)
     if access == "off":
         raise StarletteHTTPException(404)  # answered as an unknown path, as when it does not exist
-    token = svc.settings.metrics_bearer_token
-    if access == "token" and not bearer_matches(request.headers.get("authorization"), token.get_secret_value()):
+    if access == "token" and not _bearer_ok(request, svc.settings):
         raise AuthenticationFailed("Incorrect authentication information: /metrics needs its bearer token.")
     return Response(svc.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _bearer_ok(request: Request, settings: Settings) -> bool:
+    token = settings.metrics_bearer_token
+    return token is not None and bearer_matches(request.headers.get("authorization"), token.get_secret_value())
