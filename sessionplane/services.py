@@ -105,14 +105,14 @@ class Services:
         await self.db.migrate()
 
     def start_background(self) -> None:
-        """The serving process's loops: health probe, sampler, history roll-up and retention (0 s: off)."""
+        """The serving process's loops: health probe and sampler (each off at 0 s), history roll-up and retention."""
         s = self.settings
         loops = []
         if s.probe_interval_seconds:
             loops.append(Periodic("health-probe", s.probe_interval_seconds, self.probe.probe_round))
         if s.sample_interval_seconds:
             loops.append(Periodic("sampler", s.sample_interval_seconds, self.sampler.sample_round))
-            loops.append(Periodic("history-maintenance", 60.0, self._maintain_history))
+        loops.append(Periodic("history-maintenance", 60.0, self._maintain_history))  # retention holds either way
         for loop in loops:
             loop.start()
         self.background += loops

@@ -103,8 +103,8 @@ def test_an_unreachable_node_is_a_gap_not_a_zero(served, cluster, sessions):
         by_node = history(served, instance.id, group_by="node", step=1)
         return by_node if any(v is None for _t, v in points(by_node, second)) else None
 
-    by_node = gap_seen = eventually(gap)
-    gap_times = {t for t, v in points(gap_seen, second) if v is None}
+    by_node = eventually(gap)
+    gap_times = {t for t, v in points(by_node, second) if v is None}
     assert all(v == 1 for t, v in points(by_node, first) if t in gap_times)  # the other node still reads
     totals = history(served, instance.id, group_by="total", step=1)
     total_at = dict(map(tuple, points(totals, "total")))
