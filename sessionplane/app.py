@@ -1,8 +1,10 @@
 """create_app: the whole request path in one ordered list.
 
-RequestIdMiddleware (X-Request-Id, access log)
+HttpMetricsMiddleware (requests by route template) -> RequestIdMiddleware (X-Request-Id, access log)
   -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances
              | /sessionplane/v1/{project_id}/instances (account admin: adopt by discovery)
+             | /sessionplane/v1/{project_id}/sessions/search|summary|close
+             | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth | /metrics /healthz /readyz
      -> handler: parse -> authenticate+scope (deps.caller) -> look up -> authorize -> domain -> serialise
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
@@ -14,9 +16,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from sessionplane.api import admin, errors, fleet, instances, sessions, tokens
+from sessionplane.api import admin, errors, fleet, history, instances, ops, sessions, tokens
 from sessionplane.api.middleware import RequestIdMiddleware
-from sessionplane.inventory.discovery import RefreshSchedule
+from sessionplane.ops.http_metrics import HttpMetricsMiddleware
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -24,16 +26,13 @@ from sessionplane.settings import Settings
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     svc = services or Services.build(settings)
 
-    refresh = RefreshSchedule(svc.discovery, svc.settings.discovery_refresh_interval_seconds)
-
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
-        refresh.start()
+        svc.start_background()
         try:
             yield
         finally:
-            await refresh.stop()
             await svc.close()
 
     app = FastAPI(
@@ -44,7 +43,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = svc
     app.add_middleware(RequestIdMiddleware)
-    for router in (tokens.router, sessions.router, instances.router, fleet.router, admin.router):
+    app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
+    routers = (tokens, sessions, instances, fleet, history, admin, ops)
+    for router in (r.router for r in routers):
         app.include_router(router)
     errors.install(app)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sessionplane.audit.store import AuditStore
@@ -10,6 +10,13 @@ from sessionplane.audit.trail import AuditTrail
 from sessionplane.auth.authenticate import Authenticator
 from sessionplane.auth.lockout import Lockout
 from sessionplane.db import Database
+from sessionplane.health.probe import HealthProbe
+from sessionplane.health.registry import HealthRegistry
+from sessionplane.health.store import NodeStatusStore
+from sessionplane.history.maintenance import maintain
+from sessionplane.history.sampler import Sampler
+from sessionplane.history.service import HistoryService
+from sessionplane.history.store import HistoryStore
 from sessionplane.iam.authorize import Authorizer
 from sessionplane.iam.store import IamStore
 from sessionplane.inventory.discovery import Discovery
@@ -17,6 +24,10 @@ from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.discovery import TopologyReader
+from sessionplane.ops.metrics import FleetCollector, Metrics
+from sessionplane.ops.periodic import Periodic
+from sessionplane.ops.readiness import Readiness
+from sessionplane.schema import utcnow
 from sessionplane.sessions.fleet import FleetService
 from sessionplane.sessions.service import SessionService
 from sessionplane.settings import Settings
@@ -37,6 +48,14 @@ class Services:
     sessions: SessionService
     fleet: FleetService
     discovery: Discovery
+    metrics: Metrics
+    readiness: Readiness
+    history_store: HistoryStore
+    history: HistoryService
+    sampler: Sampler
+    health: HealthRegistry
+    probe: HealthProbe
+    background: list[Periodic] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -49,6 +68,17 @@ class Services:
         nodes = NodeAdapter(settings)
         authorizer = Authorizer(iam=iam, audit=audit, region=settings.region)
         sessions = SessionService(nodes=nodes, audit=audit, settings=settings)
+        metrics = Metrics()
+        history_store = HistoryStore(db)
+        sampler = Sampler(
+            inventory=inventory,
+            sessions=sessions,
+            store=history_store,
+            settings=settings,
+            observe_round=metrics.observe_sampler_round,
+        )
+        health = HealthRegistry(failures_before_abnormal=settings.probe_failures_before_abnormal)
+        metrics.watch(FleetCollector(latest_samples=sampler.latest, health=health.snapshot))
         return cls(
             settings=settings,
             db=db,
@@ -71,11 +101,44 @@ class Services:
                 sessions=sessions, inventory=inventory, authorizer=authorizer, audit=audit, settings=settings
             ),
             discovery=Discovery(inventory=inventory, reader=TopologyReader(settings)),
+            metrics=metrics,
+            readiness=Readiness(db),
+            history_store=history_store,
+            history=HistoryService(store=history_store, settings=settings),
+            sampler=sampler,
+            health=health,
+            probe=HealthProbe(
+                inventory=inventory, nodes=nodes, statuses=NodeStatusStore(db), registry=health, settings=settings
+            ),
         )
 
     async def start(self) -> None:
         await self.db.migrate()
 
+    def start_background(self) -> None:
+        """The serving process's loops: health probe and sampler (each off at 0 s), history roll-up and retention,
+        discovery refresh (off unless configured)."""
+        s = self.settings
+        loops = []
+        if s.probe_interval_seconds:
+            loops.append(Periodic("health-probe", s.probe_interval_seconds, self.probe.probe_round))
+        if s.sample_interval_seconds:
+            loops.append(Periodic("sampler", s.sample_interval_seconds, self.sampler.sample_round))
+        loops.append(Periodic("history-maintenance", 60.0, self._maintain_history))  # retention holds either way
+        if s.discovery_refresh_interval_seconds:
+            loops.append(
+                Periodic("discovery-refresh", s.discovery_refresh_interval_seconds, self.discovery.refresh_all)
+            )
+        for loop in loops:
+            loop.start()
+        self.background += loops
+
+    async def _maintain_history(self) -> None:
+        await maintain(self.history_store, settings=self.settings, now=utcnow())
+
     async def close(self) -> None:
+        for loop in self.background:
+            await loop.stop()
+        self.background.clear()
         await self.nodes.close()
         await self.db.dispose()

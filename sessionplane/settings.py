@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -59,6 +59,25 @@ class Settings(BaseSettings):
     discovery_refresh_interval_seconds: float | None = Field(
         None, gt=0, description="Refresh every discovered instance this often while serving; default: never."
     )
+
+    # Session history (extensions section 3), node health and /metrics (section 5).
+    sample_interval_seconds: float = Field(15.0, ge=0, description="CLIENT LIST sampling period; 0 turns it off.")
+    idle_over_seconds: int = Field(300, ge=0, description="History counts sessions idle at least this long.")
+    history_top_k: int = Field(20, ge=1, le=1000, description="Groups kept per dimension; the rest is '(other)'.")
+    history_raw_retention_seconds: int = Field(24 * 3600, gt=0, description="How long raw samples are kept.")
+    history_rollup_retention_seconds: int = Field(
+        30 * 24 * 3600, gt=0, description="How long 5-minute roll-ups are kept."
+    )
+    probe_interval_seconds: float = Field(5.0, ge=0, description="Node health probe (PING) period; 0 turns it off.")
+    probe_timeout_seconds: float = Field(1.0, gt=0, description="A PING slower than this is a failed probe.")
+    probe_failures_before_abnormal: int = Field(
+        2, ge=1, description="Consecutive failed probes that make a node abnormal."
+    )
+    background_concurrency: int = Field(16, ge=1, le=1024, description="Nodes the sampler and the probe read at once.")
+    metrics_enabled: bool | None = Field(
+        None, description="/metrics: default on for loopback binds or when a bearer token is set, off otherwise."
+    )
+    metrics_bearer_token: SecretStr | None = Field(None, description="When set, /metrics requires this bearer token.")
 
     log_level: str = "INFO"
 

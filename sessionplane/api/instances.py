@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from sessionplane.api import schemas
 from sessionplane.api.deps import Caller, ProjectId, Svc
+from sessionplane.health.status import group_status, instance_status
 from sessionplane.iam.actions import LIST_INSTANCES
 from sessionplane.inventory.records import Instance, InstanceFilter
 
@@ -52,7 +53,7 @@ def _summary(instance: Instance, region: str) -> dict:
     return {
         "id": instance.id,
         "name": instance.name,
-        "status": instance.status,
+        "status": instance_status(instance),
         "mode": instance.mode,
         "region": region,
         "port": str(instance.nodes[0].port) if instance.nodes else "",
@@ -61,7 +62,10 @@ def _summary(instance: Instance, region: str) -> dict:
         "enterprise_project_id": instance.enterprise_project_id,
         "created": _time(instance.created_at),
         "updated": _time(instance.updated_at),
-        "groups": [{"id": gid, "status": "normal", "nodes": nodes} for gid, nodes in groups.items()],
+        "groups": [
+            {"id": gid, "status": group_status(n for n in instance.nodes if n.group_id == gid), "nodes": nodes}
+            for gid, nodes in groups.items()
+        ],
     }
 
 

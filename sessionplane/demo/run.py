@@ -24,6 +24,7 @@ from redis.client import PubSub
 from sessionplane import admin
 from sessionplane.app import create_app
 from sessionplane.demo.instructions import print_instructions
+from sessionplane.demo.leak import LeakingClient
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.iam.records import AccessKey
 from sessionplane.iam.system_policies import READ_ONLY
@@ -146,6 +147,7 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
     data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-demo-"))
     passwords = _Secrets.generate()
     samples: list[redis.Redis | PubSub] = []
+    leak: LeakingClient | None = None
     try:
         with LocalCluster(password=passwords.node_password) as cluster:
             for _ in range(node_count):
@@ -153,6 +155,7 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
             settings = Settings(data_dir=data_dir, host=host, port=port)
             project, instance, key = asyncio.run(_seed(settings, cluster, passwords))
             samples = _open_samples(cluster.servers)
+            leak = LeakingClient(cluster.servers).start()  # a suspect for GET .../session-growth
             state = _state(settings, f"http://{host}:{port}", project.id, instance, passwords, key)
             if state_file:
                 _write_private(Path(state_file), state.as_json())
@@ -167,6 +170,8 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
             except SystemExit as exc:  # uvicorn exits when it cannot start (the port was taken meanwhile)
                 raise DemoError(f"the API could not start on {host}:{port}") from exc
     finally:
+        if leak is not None:
+            leak.stop()
         for client in samples:
             client.close()
         shutil.rmtree(data_dir, ignore_errors=True)

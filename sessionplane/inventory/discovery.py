@@ -13,8 +13,6 @@ discovery source (``last_error``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -143,31 +141,3 @@ def node_specs(topology: Topology, credentials: Credentials, *, tls: bool) -> li
         )
         for n in topology.nodes
     ]
-
-
-class RefreshSchedule:
-    """Refresh every discovered instance every ``interval`` seconds, in the serving process, until stopped."""
-
-    def __init__(self, discovery: Discovery, interval: float | None) -> None:
-        self._discovery = discovery
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._interval and self._task is None:
-            self._task = asyncio.create_task(self._run(self._interval), name="sessionplane-discovery-refresh")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self._discovery.refresh_all()
-            except Exception:  # the store may be briefly unavailable: try again next interval
-                log.exception("discovery refresh pass failed")

@@ -3,6 +3,7 @@
 from alembic import context
 
 import sessionplane.audit.tables
+import sessionplane.history.tables
 import sessionplane.iam.tables
 import sessionplane.inventory.tables  # noqa: F401  (each module registers its tables on Base.metadata)
 from sessionplane.schema import Base

@@ -138,9 +138,12 @@ class ClientList:
         if field == "id":
             return [str(i) for i in self.ids]
         if self._regular:
-            found = re.findall(rb" " + re.escape(field.encode()) + rb"=(\S*)", self.reply)
+            token = b" " + field.encode() + b"="
+            found = re.findall(re.escape(token) + rb"(\S*)", self.reply)
             if len(found) == len(self.lines):
                 return [v.decode("utf-8", "replace") for v in found]
+            if not found and token not in self.reply:  # a field this server does not report (lib-name < 7.2)
+                return [""] * len(self.lines)
         return [f.get(field, "") for f in self._parsed]
 
     def client(self, i: int) -> Client:

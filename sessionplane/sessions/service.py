@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,6 @@ from sessionplane.sessions.selector import Criteria, Selector
 from sessionplane.settings import Settings
 
 _USABLE_INSTANCE_STATES = frozenset({"normal", "abnormal"})
-NodeHealth = Callable[[str], bool]  # node ID -> may it be used now (the health probe's view)
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,10 @@ class NodeOutcome:
 
 
 class SessionService:
-    def __init__(
-        self, *, nodes: NodeAdapter, audit: AuditTrail, settings: Settings, health: NodeHealth | None = None
-    ) -> None:
+    def __init__(self, *, nodes: NodeAdapter, audit: AuditTrail, settings: Settings) -> None:
         self._nodes = nodes
         self._audit = audit
         self._settings = settings
-        self._health = health
 
     # -- one node ----------------------------------------------------------------------------
 
@@ -139,8 +135,8 @@ class SessionService:
     def require_usable(self, instance: Instance, node: Node | None) -> None:
         if instance.status not in _USABLE_INSTANCE_STATES:
             raise NodeUnavailable(f"Instance {instance.id} is {instance.status}; its sessions cannot be managed now.")
-        if node is not None and self._health is not None and not self._health(node.id):
-            raise NodeUnavailable(f"Node {node.id} is abnormal (its health probe fails); try again when it recovers.")
+        if node is not None and node.status == "abnormal":  # the health probe's verdict: answer now, never wait
+            raise NodeUnavailable(f"Node {node.id} is abnormal: it does not answer the health probe.")
 
     # -- GeminiDB: list and statistics -----------------------------------------------------------
 

@@ -174,7 +174,8 @@ def test_sort_and_paging_are_stable_and_complete(fleet, opened):
 
 
 def test_summary_groups_counts_and_active(fleet, opened):
-    _populate(fleet, opened)
+    known = _populate(fleet, opened)
+    known["batch-new"].call("MULTI")  # active (inside a transaction) however long it then waits
     response = _post(fleet.admin, fleet, "summary", {"group_by": "name", "top": 2, "match": {"name": ["batch-*"]}})
     assert response.status_code == 200, response.text
     body = response.json()

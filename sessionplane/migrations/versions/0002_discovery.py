@@ -1,13 +1,13 @@
 """fleet discovery: cluster node IDs on nodes, and where each discovered instance is looked at again
 
-Revision ID: discovery
+Revision ID: 0002
 Revises: 0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "discovery"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

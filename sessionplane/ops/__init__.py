@@ -1,0 +1,1 @@
+"""Operations: /metrics, /healthz, /readyz, and the background loops of the serving process."""

@@ -1,0 +1,141 @@
+"""Prometheus metrics, on a registry of the service's own (no process-global state).
+
+Label values are bounded by construction: HTTP routes are route *templates* (never raw paths),
+methods a fixed set, statuses numbers; close outcomes a fixed set; per-node figures carry instance
+and node IDs (the inventory's size) and, for groups, the sampler's top-k keys per dimension, as
+of the last round only (a node or key that is gone is gone from the exposition too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sessionplane.health.registry import NodeHealth
+from sessionplane.health.status import NORMAL
+from sessionplane.history.records import NodeSample
+from sessionplane.ops.fleet import Target
+
+CLOSE_OUTCOMES = ("succeeded", "partial", "failed", "denied")
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self._requests = Counter(
+            "sessionplane_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self._latency = Histogram(
+            "sessionplane_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["route", "method"],
+            registry=r,
+        )
+        self._closes = Counter("sessionplane_close_operations", "Close operations by outcome.", ["outcome"], registry=r)
+        self._closed = Counter(
+            "sessionplane_sessions_closed",
+            "Sessions closed, by the outcome of their close operation.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in CLOSE_OUTCOMES:  # every series exists from the start, at 0
+            self._closes.labels(outcome)
+            self._closed.labels(outcome)
+        self._sampler_rounds = Histogram(
+            "sessionplane_sampler_round_duration_seconds", "Duration of one sampling round over the fleet.", registry=r
+        )
+        self._rule_runs = Histogram(
+            "sessionplane_rule_run_duration_seconds", "Duration of one close-rule run.", registry=r
+        )
+
+    def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
+        method = method if method in HTTP_METHODS else "OTHER"
+        self._requests.labels(route, method, str(status)).inc()
+        self._latency.labels(route, method).observe(seconds)
+
+    def record_close(self, *, outcome: str, closed: int) -> None:
+        """For the close paths: one close operation and the sessions it closed."""
+        outcome = outcome if outcome in CLOSE_OUTCOMES else "failed"
+        self._closes.labels(outcome).inc()
+        self._closed.labels(outcome).inc(closed)
+
+    def observe_sampler_round(self, seconds: float) -> None:
+        self._sampler_rounds.observe(seconds)
+
+    def observe_rule_run(self, seconds: float) -> None:
+        self._rule_runs.observe(seconds)
+
+    def watch(self, collector: Collector) -> None:
+        self.registry.register(collector)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class FleetCollector(Collector):
+    """Per-node gauges from the sampler's last round and the health probe's verdicts, built at scrape time."""
+
+    def __init__(
+        self,
+        *,
+        latest_samples: Callable[[], Mapping[str, tuple[Target, NodeSample]]],
+        health: Callable[[], Mapping[str, NodeHealth]],
+    ) -> None:
+        self._latest_samples = latest_samples
+        self._health = health
+
+    def describe(self) -> Iterator[Metric]:
+        yield from _families().values()
+
+    def collect(self) -> Iterator[Metric]:
+        families = _families()
+        for node_id, (target, sample) in self._latest_samples().items():
+            where = [target.instance.id, node_id]
+            families["sampled"].add_metric(where, 1 if sample.reachable else 0)
+            counts = sample.counts
+            if counts is None:
+                continue  # unknown, not zero: no session figures for this node
+            families["total"].add_metric(where, counts.total)
+            families["active"].add_metric(where, counts.active)
+            families["idle_over"].add_metric(where, counts.idle_over)
+            for dimension, groups in counts.groups.items():
+                for key, count in groups.items():
+                    families["groups"].add_metric([*where, dimension, key], count)
+        for node_id, health in self._health().items():
+            families["up"].add_metric([health.instance_id, node_id], 1 if health.status == NORMAL else 0)
+        yield from families.values()
+
+
+def _families() -> dict[str, GaugeMetricFamily]:
+    node = ["instance_id", "node_id"]
+    return {
+        "total": GaugeMetricFamily("sessionplane_node_sessions", "Client sessions at the last sample.", labels=node),
+        "active": GaugeMetricFamily(
+            "sessionplane_node_active_sessions", "Active client sessions at the last sample.", labels=node
+        ),
+        "idle_over": GaugeMetricFamily(
+            "sessionplane_node_idle_over_sessions",
+            "Client sessions idle at least idle_over_seconds at the last sample.",
+            labels=node,
+        ),
+        "groups": GaugeMetricFamily(
+            "sessionplane_node_session_groups",
+            "Client sessions per group (top-k keys per dimension, the rest as '(other)') at the last sample.",
+            labels=[*node, "dimension", "key"],
+        ),
+        "sampled": GaugeMetricFamily(
+            "sessionplane_node_sampled", "1 when the last sample read the node, 0 when it could not.", labels=node
+        ),
+        "up": GaugeMetricFamily(
+            "sessionplane_node_up", "1 when the health probe finds the node normal, 0 when abnormal.", labels=node
+        ),
+    }

@@ -1,0 +1,45 @@
+"""A coroutine run every ``interval`` seconds in the serving process, until stopped.
+
+Rounds never overlap: a round that overruns its interval is followed at once by the next. A
+failing round is logged and the loop goes on (a sampler that stops on the first store hiccup
+would leave holes nobody notices).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    def __init__(self, name: str, interval: float, work: Callable[[], Awaitable[object]]) -> None:
+        self.name = name
+        self._interval = interval
+        self._work = work
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            try:
+                await self._work()
+            except Exception:
+                log.exception("%s: round failed", self.name)
+            due = max(due + self._interval, loop.time())
+            await asyncio.sleep(due - loop.time())
