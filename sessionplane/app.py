@@ -1,8 +1,12 @@
 """create_app: the whole request path in one ordered list.
 
+(uvicorn, sessionplane.server: request heads over max_header_bytes / max_header_count -> 431)
 RequestIdMiddleware (X-Request-Id, access log)
-  -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances
-     -> handler: parse -> authenticate+scope (deps.caller) -> look up -> authorize -> domain -> serialise
+  -> SecurityHeaders (nosniff, a deny-all CSP unless the response brings its own)
+  -> BodyGuard (bodies bounded in size and read time; an unread body closes the connection)
+  -> QueryGuard (a query parameter repeated with different values -> 400)
+  -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances | /docs
+     -> handler: authenticate+scope (deps.caller / deps.closer) -> parse -> look up -> authorize -> domain -> serialise
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
 
@@ -12,9 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
-from sessionplane.api import errors, instances, sessions, tokens
-from sessionplane.api.middleware import RequestIdMiddleware
+from sessionplane.api import docs, errors, instances, openapi, sessions, tokens
+from sessionplane.api.middleware import BodyGuard, QueryGuard, RequestIdMiddleware, SecurityHeaders
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -30,15 +35,25 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         finally:
             await svc.close()
 
+    body_guard = Middleware(
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        path_limits={tokens.SIGN_IN_PATH: settings.max_signin_body_bytes},
+        read_timeout=settings.body_read_timeout_seconds,
+    )
     app = FastAPI(
         title="sessionplane",
         summary="GeminiDB Redis v3 Connection Management API over your own Redis-compatible nodes",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from vendored assets
+        redoc_url=None,
+        middleware=[Middleware(RequestIdMiddleware), Middleware(SecurityHeaders), body_guard, Middleware(QueryGuard)],
     )
     app.state.services = svc
-    app.add_middleware(RequestIdMiddleware)
-    for router in (tokens.router, sessions.router, instances.router):
+    for router in (tokens.router, sessions.router, instances.router, docs.router):
         app.include_router(router)
+    docs.mount_assets(app)
+    openapi.install(app)
     errors.install(app)
     return app

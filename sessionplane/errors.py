@@ -12,6 +12,8 @@
     ├── QuerySessionFailed      DBS.301076   the node answered, but listing failed there
     ├── KillSessionFailed       DBS.301077   the node answered, but closing failed there (or some nodes failed)
     ├── Throttled               APIG.0308    rate limited
+    ├── PayloadTooLarge         APIG.0201    the request body is over the size limit
+    ├── RequestTimeout          APIG.0201    the request body did not arrive in time
     └── InternalError           DBS.200998   unexpected fault
 
 No HTTP here: the edge maps each class to a status in one table (``sessionplane.api.errors``).
@@ -85,6 +87,16 @@ class KillSessionFailed(SessionplaneError):
 class Throttled(SessionplaneError):
     code = "APIG.0308"
     default_message = "The throttling threshold has been reached."
+
+
+class PayloadTooLarge(SessionplaneError):
+    code = "APIG.0201"  # Huawei's API gateway: "Request entity too large." (413)
+    default_message = "Request entity too large."
+
+
+class RequestTimeout(SessionplaneError):
+    code = "APIG.0201"  # the gateway's "API request error" family; Huawei publishes no code for a slow body
+    default_message = "Request timeout: the request body did not arrive in time."
 
 
 class InternalError(SessionplaneError):

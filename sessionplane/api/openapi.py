@@ -1,0 +1,30 @@
+"""The OpenAPI document: FastAPI's, plus the schemas of the bodies that routes read themselves.
+
+Those routes declare their body by ``$ref`` (``schemas.json_body``), because the body is read only
+after authentication and under the size limits, never by FastAPI before the handler runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from sessionplane.api.schemas import BODY_MODELS, SCHEMA_REF
+
+
+def install(app: FastAPI) -> None:
+    build = app.openapi
+
+    def document() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        doc = build()  # FastAPI caches it in app.openapi_schema
+        if fresh:
+            components = doc.setdefault("components", {}).setdefault("schemas", {})
+            for model in BODY_MODELS:
+                schema = model.model_json_schema(ref_template=SCHEMA_REF)
+                components.update(schema.pop("$defs", {}))
+                components[model.__name__] = schema
+        return doc
+
+    app.openapi = document  # type: ignore[method-assign]
