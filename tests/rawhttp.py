@@ -6,6 +6,7 @@ shows whether the server closed the connection after answering.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -80,6 +81,9 @@ class RawHttp:
             return True
 
     def close(self) -> None:
+        # shutdown() first: close() alone leaves the connection open while a response's file object lives on.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
 
     def __enter__(self) -> RawHttp:

@@ -125,6 +125,16 @@ def test_an_authenticated_body_over_the_cap_is_413_and_closes_nothing(edge, node
     assert all(s.alive() for s in opened) and edge.audit_count() == before
 
 
+def test_a_declared_body_over_the_cap_is_refused_before_it_is_sent(edge, node):
+    _server, instance, opened = node
+    headers = {"X-Auth-Token": edge.token, "Content-Type": "application/json", "Content-Length": MAX_BODY + 1}
+    with RawHttp("127.0.0.1", edge.port) as connection:
+        connection.send(head("DELETE", close_path(edge, instance), headers))  # no body: waiting for it would be 408
+        assert_refused(connection.answer("DELETE"), 413, "APIG.0201")
+        assert connection.closed_by_server()
+    assert all(s.alive() for s in opened)
+
+
 def test_a_body_at_the_cap_is_read(edge, node):
     _server, instance, opened = node
     body = json.dumps({"is_all": False, "session_ids": [str(opened[0].id)]}).encode()
