@@ -122,6 +122,7 @@ def server_config(
         http=limited_httptools_protocol(
             max_header_bytes=settings.max_header_bytes, max_header_count=settings.max_header_count
         ),
+        ws="none",  # no WebSocket routes: no upgrade path either
         lifespan="on",
         log_config=None,  # the process configures logging once (cli.main.configure_logging)
         access_log=False,  # our middleware writes the access log, without query strings
