@@ -1,11 +1,17 @@
 """create_app: the whole request path in one ordered list.
 
-HttpMetricsMiddleware (requests by route template) -> RequestIdMiddleware (X-Request-Id, access log)
-  -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances
-             | /sessionplane/v1/{project_id}/instances (account admin: adopt by discovery)
+(uvicorn, sessionplane.server: request heads over max_header_bytes / max_header_count -> 431)
+HttpMetricsMiddleware (requests by route template)
+  -> RequestIdMiddleware (X-Request-Id, access log)
+  -> SecurityHeaders (nosniff, a deny-all CSP unless the response brings its own)
+  -> BodyGuard (bodies bounded in size and read time; an unread body closes the connection)
+  -> QueryGuard (a query parameter repeated with different values -> 400)
+  -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances | /docs
              | /sessionplane/v1/{project_id}/sessions/search|summary|close
-             | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth | /metrics /healthz /readyz
-     -> handler: parse -> authenticate+scope (deps.caller) -> look up -> authorize -> domain -> serialise
+             | /sessionplane/v1/{project_id}/instances (account admin: adopt by discovery)
+             | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth
+             | /metrics /healthz /readyz
+     -> handler: authenticate+scope (deps.caller / deps.closer) -> parse -> look up -> authorize -> domain -> serialise
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
 
@@ -15,9 +21,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
-from sessionplane.api import admin, errors, fleet, history, instances, ops, sessions, tokens
-from sessionplane.api.middleware import RequestIdMiddleware
+from sessionplane.api import (
+    admin,
+    docs,
+    errors,
+    fleet,
+    fleet_schemas,
+    history,
+    instances,
+    openapi,
+    ops,
+    schemas,
+    sessions,
+    tokens,
+)
+from sessionplane.api.middleware import BodyGuard, QueryGuard, RequestIdMiddleware, SecurityHeaders
 from sessionplane.ops.http_metrics import HttpMetricsMiddleware
 from sessionplane.services import Services
 from sessionplane.settings import Settings
@@ -35,17 +55,32 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         finally:
             await svc.close()
 
+    body_guard = Middleware(
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        path_limits={tokens.SIGN_IN_PATH: settings.max_signin_body_bytes},
+        read_timeout=settings.body_read_timeout_seconds,
+    )
     app = FastAPI(
         title="sessionplane",
         summary="GeminiDB Redis v3 Connection Management API over your own Redis-compatible nodes",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from vendored assets
+        redoc_url=None,
+        middleware=[
+            Middleware(HttpMetricsMiddleware, metrics=svc.metrics),
+            Middleware(RequestIdMiddleware),
+            Middleware(SecurityHeaders),
+            body_guard,
+            Middleware(QueryGuard),
+        ],
     )
     app.state.services = svc
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
-    routers = (tokens, sessions, instances, fleet, history, admin, ops)
+    routers = (tokens, sessions, instances, fleet, history, admin, ops, docs)
     for router in (r.router for r in routers):
         app.include_router(router)
+    docs.mount_assets(app)
+    openapi.install(app, body_models=(*schemas.BODY_MODELS, *fleet_schemas.BODY_MODELS))
     errors.install(app)
     return app

@@ -13,6 +13,8 @@
     ├── KillSessionFailed       DBS.301077   the node answered, but closing failed there (or some nodes failed)
     ├── Throttled               APIG.0308    rate limited
     ├── TooManySessions         SP.0001      a close matches more sessions than the caller's expect_at_most
+    ├── PayloadTooLarge         APIG.0201    the request body is over the size limit
+    ├── RequestTimeout          APIG.0201    the request body did not arrive in time
     └── InternalError           DBS.200998   unexpected fault
 
 No HTTP here: the edge maps each class to a status in one table (``sessionplane.api.errors``).
@@ -91,6 +93,16 @@ class Throttled(SessionplaneError):
 class TooManySessions(SessionplaneError):
     code = "SP.0001"
     default_message = "More sessions match than expect_at_most; nothing was closed."
+
+
+class PayloadTooLarge(SessionplaneError):
+    code = "APIG.0201"  # Huawei's API gateway: "Request entity too large." (413)
+    default_message = "Request entity too large."
+
+
+class RequestTimeout(SessionplaneError):
+    code = "APIG.0201"  # the gateway's "API request error" family; Huawei publishes no code for a slow body
+    default_message = "Request timeout: the request body did not arrive in time."
 
 
 class InternalError(SessionplaneError):

@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     )
     metrics_bearer_token: SecretStr | None = Field(None, description="When set, /metrics requires this bearer token.")
 
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body (413 APIG.0201 above it).")
+    max_signin_body_bytes: int = Field(
+        16 * 1024, gt=0, description="Largest sign-in body: it is read before anyone is authenticated."
+    )
+    max_header_bytes: int = Field(32 * 1024, ge=1024, description="Largest request line plus headers (431 above).")
+    max_header_count: int = Field(100, ge=8, description="Most header fields in one request (431 above).")
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, description="A request body must arrive within this once it is read (408 after)."
+    )
+
     log_level: str = "INFO"
 
     @classmethod

@@ -16,6 +16,7 @@ import uvicorn
 
 from sessionplane.app import create_app
 from sessionplane.demo.servers import free_port
+from sessionplane.server import server_config
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -38,12 +39,13 @@ class LiveService:
 
     def start(self) -> LiveService:
         app = create_app(self.settings, services=self.services)
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_config=None, access_log=False, lifespan="on")
+        config = server_config(app, self.settings, host=self.host, port=self.port)
         self._server = uvicorn.Server(config)
         ready = threading.Event()
+        new_loop = config.get_loop_factory() or asyncio.new_event_loop  # uvloop, as in production
 
         def serve() -> None:
-            self._loop = asyncio.new_event_loop()
+            self._loop = new_loop()
             asyncio.set_event_loop(self._loop)
             self._loop.call_soon(ready.set)
             self._loop.run_until_complete(self._server.serve())  # type: ignore[union-attr]

@@ -1,17 +1,36 @@
-"""Request-scoped dependencies: the services, and the authenticated caller of a /v3/{project_id} path."""
+"""Request-scoped dependencies: the services, and the authenticated caller of a /v3/{project_id} path.
+
+Authentication comes before the body is read: a token is checked from the headers alone; an AK/SK
+signature covers the body, so only then is the body read (bounded by ``BodyGuard``) to verify it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader
 
-from sessionplane.auth.authenticate import RequestView
+from sessionplane.audit.trail import AuditSubject
+from sessionplane.auth.authenticate import RequestView, signs_body
 from sessionplane.auth.principal import RequestMeta
 from sessionplane.errors import Forbidden
+from sessionplane.iam.actions import DELETE_SESSION
 from sessionplane.services import Services
 
+# The Huawei SDK's Java types bound offsets to a 32-bit int; a larger one names nothing anyway.
+MAX_OFFSET = 2**31 - 1
+
 ProjectId = Annotated[str, Path(description="Project ID of the tenant", max_length=64)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="0 starts from the newest")]
+
+# Declares the X-Auth-Token scheme in OpenAPI ("Try it out" sends it); checking is the authenticator's.
+auth_token = APIKeyHeader(
+    name="X-Auth-Token",
+    scheme_name="X-Auth-Token",
+    description="IAM token from POST /v3/auth/tokens (X-Subject-Token). AK/SK-signed requests are accepted too.",
+    auto_error=False,
+)
 
 
 def services(request: Request) -> Services:
@@ -24,21 +43,59 @@ async def request_view(request: Request) -> RequestView:
         path=request.url.path,
         query=tuple(request.query_params.multi_items()),
         headers=request.headers,
-        body=await request.body(),
+        body=await request.body() if signs_body(request.headers) else b"",
         path_project_id=request.path_params.get("project_id"),
         client_ip=request.client.host if request.client else None,
         secure=request.url.scheme == "https",
     )
 
 
-async def caller(request: Request, project_id: ProjectId) -> RequestMeta:
-    """Authenticate (401), then check the credentials are scoped to the path's project (403)."""
-    svc = services(request)
-    principal = await svc.authenticator.authenticate(await request_view(request))
-    if principal.project_id != project_id:
-        raise Forbidden(f"The credentials are scoped to project {principal.project_id}, not {project_id}.")
+async def _authenticated(request: Request) -> RequestMeta:
+    principal = await services(request).authenticator.authenticate(await request_view(request))
     return RequestMeta(request_id=request.state.request_id, principal=principal)
 
 
+def _wrong_project(meta: RequestMeta, project_id: str) -> Forbidden:
+    return Forbidden(f"The credentials are scoped to project {meta.principal.project_id}, not {project_id}.")
+
+
+async def caller(
+    request: Request, project_id: ProjectId, _token: Annotated[str | None, Security(auth_token)]
+) -> RequestMeta:
+    """Authenticate (401), then check the credentials are scoped to the path's project (403)."""
+    meta = await _authenticated(request)
+    if meta.principal.project_id != project_id:
+        raise _wrong_project(meta, project_id)
+    return meta
+
+
+async def closer(
+    request: Request, project_id: ProjectId, _token: Annotated[str | None, Security(auth_token)]
+) -> RequestMeta:
+    """``caller`` for the close routes: a close refused by the project check is a denied close, audited."""
+    meta = await _authenticated(request)
+    if meta.principal.project_id != project_id:
+        await services(request).audit.denied(meta, _denied_close(request, project_id), error_code=Forbidden.code)
+        raise _wrong_project(meta, project_id)
+    return meta
+
+
+def _denied_close(request: Request, project_id: str) -> AuditSubject:
+    """What the close asked for, as far as known without its body (values not validated yet: cut short)."""
+    path, query = request.path_params, request.query_params
+    instance_id, node_id = path.get("instance_id"), path.get("node_id") or query.get("node_id")
+    parameters: dict[str, object] = {"path_project_id": project_id}
+    if instance_id:
+        parameters["is_all"] = True  # an instance close has no body: it closes everything
+    if "dry_run" in query:
+        parameters["dry_run"] = query["dry_run"][:16]
+    return AuditSubject(DELETE_SESSION.name, _cut(instance_id), _cut(node_id), parameters)
+
+
+def _cut(value: str | None) -> str | None:
+    return value[:64] if value else None
+
+
 Caller = Annotated[RequestMeta, Depends(caller)]
+Closer = Annotated[RequestMeta, Depends(closer)]
 Svc = Annotated[Services, Depends(services)]

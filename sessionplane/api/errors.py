@@ -10,8 +10,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Mount
 
 from sessionplane import errors as e
 
@@ -30,9 +32,11 @@ STATUS: dict[type[e.SessionplaneError], int] = {
     e.KillSessionFailed: 400,
     e.Throttled: 429,
     e.TooManySessions: 409,
+    e.PayloadTooLarge: 413,
+    e.RequestTimeout: 408,
     e.InternalError: 500,
 }
-_GATEWAY_ERRORS = (e.AuthenticationFailed, e.TokenRevoked, e.Throttled)
+_GATEWAY_ERRORS = (e.AuthenticationFailed, e.TokenRevoked, e.Throttled, e.PayloadTooLarge, e.RequestTimeout)
 
 
 def request_id_of(request: Request) -> str:
@@ -66,11 +70,33 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    headers = None
     if exc.status_code == 405:
         body = {"error_code": "APIG.0101", "error_msg": "The API does not support this method."}
+        headers = {"Allow": ", ".join(allowed_methods(request))}
     else:
         body = {"error_code": "APIG.0101", "error_msg": "The API does not exist or has not been published."}
-    return JSONResponse(body | {"request_id": request_id_of(request)}, status_code=exc.status_code)
+    return JSONResponse(body | {"request_id": request_id_of(request)}, status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (the router's 405 names only the first route's methods)."""
+    routes = [route for route in request.app.routes if not isinstance(route, Mount)]
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return allowed or ["GET", "HEAD"]  # no route matched: the 405 came from the static files (the docs' assets)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up mid-request: nobody is left to answer, and nothing is wrong with the server."""
+    log.info("client disconnected before the request was read, request %s", request_id_of(request))
+    return Response(status_code=499)  # never sent; the access log shows nginx's "client closed request"
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -86,4 +112,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.SessionplaneError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

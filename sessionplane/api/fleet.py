@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request
 
 from sessionplane.api import fleet_schemas as schemas
 from sessionplane.api.bodies import json_object
-from sessionplane.api.deps import Caller, ProjectId, Svc
+from sessionplane.api.deps import Caller, Closer, ProjectId, Svc
+from sessionplane.api.schemas import json_body
 from sessionplane.errors import InvalidParameter
 from sessionplane.sessions.fleet import GROUPS, SORTS
 from sessionplane.sessions.selector import parse_selector
@@ -26,7 +27,7 @@ _SELECTOR_FIELDS = {"scope", "match", "exclude"}
     "/sessions/search",
     response_model=schemas.SearchResult,
     responses=schemas.ERROR_RESPONSES,
-    openapi_extra=schemas.request_body(schemas.SearchBody),
+    openapi_extra=json_body(schemas.SearchBody),
     summary="Search client sessions across nodes, instances or the whole project",
 )
 async def search(request: Request, project_id: ProjectId, meta: Caller, svc: Svc) -> dict:
@@ -45,7 +46,7 @@ async def search(request: Request, project_id: ProjectId, meta: Caller, svc: Svc
     "/sessions/summary",
     response_model=schemas.SummaryResult,
     responses=schemas.ERROR_RESPONSES,
-    openapi_extra=schemas.request_body(schemas.SummaryBody),
+    openapi_extra=json_body(schemas.SummaryBody),
     summary="Count client sessions by source IP, name, user, library, DB, node or command",
 )
 async def summary(request: Request, project_id: ProjectId, meta: Caller, svc: Svc) -> dict:
@@ -63,10 +64,10 @@ async def summary(request: Request, project_id: ProjectId, meta: Caller, svc: Sv
     "/sessions/close",
     response_model=schemas.FleetCloseResult | schemas.FleetPreview,
     responses=schemas.CLOSE_ERROR_RESPONSES,
-    openapi_extra=schemas.request_body(schemas.FleetCloseBody),
+    openapi_extra=json_body(schemas.FleetCloseBody),
     summary="Close the client sessions a selector matches (dry_run previews; expect_at_most guards)",
 )
-async def close(request: Request, project_id: ProjectId, meta: Caller, svc: Svc) -> dict:
+async def close(request: Request, project_id: ProjectId, meta: Closer, svc: Svc) -> dict:
     document = json_object(await request.body())
     selector, options = _split(document, {"dry_run", "expect_at_most", "sort", "limit"})
     dry_run = options.get("dry_run", False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,19 +122,5 @@ class FleetPreview(BaseModel):
     failed_nodes: list[FailedNode]
 
 
-def request_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` declaring ``model`` as the JSON body, its ``$defs`` inlined so every ``$ref`` resolves
-    (the handlers read the body themselves, after authentication, so FastAPI does not declare it)."""
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {k: inline(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [inline(v) for v in node]
-        return node
-
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+# Bodies the fleet routes read themselves, declared in the OpenAPI document's components.
+BODY_MODELS: tuple[type[BaseModel], ...] = (SearchBody, SummaryBody, FleetCloseBody)

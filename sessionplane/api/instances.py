@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sessionplane.api import schemas
-from sessionplane.api.deps import Caller, ProjectId, Svc
+from sessionplane.api.deps import Caller, Offset, ProjectId, Svc
 from sessionplane.health.status import group_status, instance_status
 from sessionplane.iam.actions import LIST_INSTANCES
 from sessionplane.inventory.records import Instance, InstanceFilter
@@ -28,7 +28,7 @@ async def list_instances(
     name: Text = None,
     datastore_type: Text = None,
     mode: Text = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> dict:
     await svc.authorizer.require(meta, LIST_INSTANCES, None)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from sessionplane.api import schemas
 from sessionplane.api.bodies import parse_close_body
-from sessionplane.api.deps import Caller, ProjectId, Svc
+from sessionplane.api.deps import Caller, Closer, Offset, ProjectId, Svc
 from sessionplane.errors import InstanceNotFound, NodeNotFound
 from sessionplane.iam.actions import DELETE_SESSION, LIST_SESSION
 from sessionplane.inventory.records import Instance, Node
@@ -25,13 +25,6 @@ router = APIRouter(prefix="/v3/{project_id}", tags=["Connection Management"])
 NodeId = Annotated[str, Path(description="Node ID", max_length=64)]
 InstanceId = Annotated[str, Path(description="Instance ID", max_length=64)]
 NodeFilter = Annotated[str | None, Query(description="Only this node of the instance", max_length=64)]
-
-_CLOSE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": schemas.CloseNodeSessionsBody.model_json_schema()}},
-    }
-}
 
 
 async def _node(svc: Services, project_id: str, node_id: str) -> tuple[Instance, Node]:
@@ -53,18 +46,18 @@ async def _instance(svc: Services, project_id: str, instance_id: str) -> Instanc
     "/redis/nodes/{node_id}/sessions",
     response_model=schemas.Empty | schemas.DryRunResult,
     responses=schemas.ERROR_RESPONSES,
-    openapi_extra=_CLOSE_BODY,
+    openapi_extra=schemas.json_body(schemas.CloseNodeSessionsBody),
     summary="Close sessions of a node",
 )
 async def close_node_sessions(
     request: Request,
     project_id: ProjectId,
     node_id: NodeId,
-    meta: Caller,
+    meta: Closer,
     svc: Svc,
     dry_run: Annotated[bool, Query(description="List what would be closed; close nothing")] = False,
 ) -> dict:
-    selector = parse_close_body(await request.body())
+    selector = parse_close_body(await request.body())  # read after authentication, bounded by BodyGuard
     instance, node = await _node(svc, project_id, node_id)
     parameters = audit_parameters(selector) | ({"dry_run": True} if dry_run else {})
     await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=node.id, parameters=parameters)
@@ -81,7 +74,7 @@ async def close_node_sessions(
     summary="Close sessions of all nodes of an instance",
 )
 async def close_instance_sessions(
-    project_id: ProjectId, instance_id: InstanceId, meta: Caller, svc: Svc, node_id: NodeFilter = None
+    project_id: ProjectId, instance_id: InstanceId, meta: Closer, svc: Svc, node_id: NodeFilter = None
 ) -> dict:
     instance = await _instance(svc, project_id, instance_id)
     parameters = audit_parameters(Selector())
@@ -101,7 +94,7 @@ async def list_node_sessions(
     node_id: NodeId,
     meta: Caller,
     svc: Svc,
-    offset: Annotated[int, Query(ge=0, description="0 starts from the newest session")] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     addr_prefix: Annotated[str | None, Query(max_length=256, description="Prefix of the client's ip:port")] = None,
 ) -> dict:

@@ -7,61 +7,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from sessionplane.api.deps import Svc
-from sessionplane.api.schemas import ErrorEnvelope
+from sessionplane.api.schemas import ErrorEnvelope, TokenRequest, json_body
 from sessionplane.auth.login import Login, password_login
 from sessionplane.errors import InvalidParameter
 
 router = APIRouter(tags=["Authentication"])
-
-
-class _Named(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str | None = None
-    id: str | None = None
-
-
-class _User(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
-    domain: _Named
-
-
-class _Password(BaseModel):
-    user: _User
-
-
-class _Identity(BaseModel):
-    methods: list[str]
-    password: _Password
-
-
-class _Scope(BaseModel):
-    project: _Named
-
-
-class _Auth(BaseModel):
-    identity: _Identity
-    scope: _Scope
-
-
-class TokenRequest(BaseModel):
-    auth: _Auth
+SIGN_IN_PATH = "/v3/auth/tokens"
 
 
 @router.post(
-    "/v3/auth/tokens",
+    SIGN_IN_PATH,
     status_code=201,
     summary="Obtain a user token (password, project-scoped)",
-    responses={400: {"model": ErrorEnvelope}, 401: {"model": ErrorEnvelope}},
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": TokenRequest.model_json_schema()}}}
-    },
+    responses={400: {"model": ErrorEnvelope}, 401: {"model": ErrorEnvelope}, 413: {"model": ErrorEnvelope}},
+    openapi_extra=json_body(TokenRequest),
 )
 async def create_token(request: Request, svc: Svc, nocatalog: Annotated[bool, Query()] = False) -> JSONResponse:
     try:
+        # The body is capped (max_signin_body_bytes) before it is read; pydantic's parser has a depth limit.
         body = TokenRequest.model_validate_json(await request.body())
     except ValidationError as exc:
         # Never echo the input: it holds a password.

@@ -34,6 +34,11 @@ class RequestView:
     secure: bool
 
 
+def signs_body(headers: Mapping[str, str]) -> bool:
+    """Whether the request authenticates by an AK/SK signature, which covers the body (a token does not)."""
+    return headers.get("authorization", "").startswith("SDK-HMAC-SHA256")
+
+
 class Authenticator:
     def __init__(
         self,
@@ -53,9 +58,8 @@ class Authenticator:
         self._clock = clock
 
     async def authenticate(self, request: RequestView) -> Principal:
-        authorization = request.headers.get("authorization", "")
-        if authorization.startswith("SDK-HMAC-SHA256"):
-            return await self._by_signature(request, authorization)
+        if signs_body(request.headers):
+            return await self._by_signature(request, request.headers.get("authorization", ""))
         token = request.headers.get("x-auth-token")
         if token:
             return await self._by_token(request, token)

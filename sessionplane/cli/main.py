@@ -11,6 +11,7 @@ import uvicorn
 from sessionplane.app import create_app
 from sessionplane.cli import discovery, identity, inventory, sessions
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
+from sessionplane.server import server_config
 from sessionplane.services import Services
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -41,7 +42,10 @@ def serve(
     """Serve the API. Settings come from flags, SESSIONPLANE_* variables, and the TOML file in SESSIONPLANE_CONFIG."""
     settings = load_settings(data_dir, database_url, host=host, port=port)
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    server = uvicorn.Server(server_config(create_app(settings), settings))
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run does when the server cannot start
 
 
 @keys.command("rotate")

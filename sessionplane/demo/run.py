@@ -29,6 +29,7 @@ from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.iam.records import AccessKey
 from sessionplane.iam.system_policies import READ_ONLY
 from sessionplane.inventory.records import Instance, NodeSpec, Project
+from sessionplane.server import server_config
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -159,7 +160,7 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
             state = _state(settings, f"http://{host}:{port}", project.id, instance, passwords, key)
             if state_file:
                 _write_private(Path(state_file), state.as_json())
-            config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+            config = server_config(create_app(settings), settings)
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: both arrive
             # here as KeyboardInterrupt, so the nodes and the data directory are always cleaned up.
             signal.signal(signal.SIGTERM, signal.default_int_handler)

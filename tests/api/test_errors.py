@@ -21,6 +21,9 @@ BAD_BODIES = [
     (b'{"is_all": false, "session_ids": [1.5]}', "DBS.200001"),
     (b'{"is_all": false, "session_ids": [true]}', "DBS.200001"),
     (b'{"is_all": true, "min_idle_seconds": -1}', "DBS.200001"),
+    (b'{"is_all": true, "min_idle_seconds": 2147483648}', "DBS.200001"),
+    (b'{"is_all": true, "min_idle_seconds": ' + b"9" * 5000 + b"}", "DBS.200001"),
+    (b'{"is_all": true, "min_idle_seconds": NaN}', "DBS.200001"),
     (b'{"is_all": false, "session_ids": ["abc"]}', "DBS.301071"),
     (b'{"is_all": false, "session_ids": ["12", "-3"]}', "DBS.301071"),
     (b'{"is_all": false, "session_ids": [-3]}', "DBS.301071"),
@@ -214,3 +217,80 @@ def test_node_refusing_the_command_answers_query_or_kill_failed(
     closing = api.request("DELETE", f"/v3/{tenant.project_id}/redis/nodes/{node_id}/sessions", json={"is_all": True})
     assert node_id in assert_envelope(closing, 400, close_code)["error_msg"]
     assert victim.alive()
+
+
+@pytest.mark.parametrize("offset", ["9223372036854775808", "2147483648", str(10**40)])
+def test_offsets_beyond_the_bound_are_400_not_500(api, tenant, node_with_sessions, offset):
+    _server, instance, _opened = node_with_sessions
+    p = tenant.project_id
+    assert_envelope(api.get(f"/v3/{p}/instances?offset={offset}"), 400, "DBS.200001")
+    assert_envelope(api.get(f"/v3/{p}/redis/nodes/{instance.nodes[0].id}/sessions?offset={offset}"), 400, "DBS.200001")
+
+
+def test_the_largest_offset_answers_an_empty_page(api, tenant, node_with_sessions):
+    _server, instance, _opened = node_with_sessions
+    p = tenant.project_id
+    listing = api.get(f"/v3/{p}/instances?offset=2147483647")
+    assert listing.status_code == 200 and listing.json()["instances"] == []
+    page = api.get(f"/v3/{p}/redis/nodes/{instance.nodes[0].id}/sessions?offset=2147483647")
+    assert page.status_code == 200 and page.json()["sessions"] == [] and page.json()["total_count"] == 3
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000, b'{"is_all": ' + b"[" * 100_000, b'{"a":' * 50_000])
+def test_deeply_nested_bodies_are_400(api, tenant, service, node_with_sessions, raw):
+    server, instance, opened = node_with_sessions
+    before = audit_count(service)
+    response = api.request(
+        "DELETE",
+        f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert_envelope(response, 400, "DBS.200001")
+    assert_untouched(server, opened)
+    assert audit_count(service) == before
+
+
+def test_a_deeply_nested_sign_in_body_is_400(service):
+    nested = b'{"auth": ' + b"[" * 10_000  # within the sign-in body cap
+    response = httpx.post(f"{service.url}/v3/auth/tokens", content=nested, headers={"Content-Type": "application/json"})
+    assert_envelope(response, 400, "DBS.200001")
+
+
+def test_conflicting_dry_run_values_close_nothing(api, tenant, service, node_with_sessions):
+    server, instance, opened = node_with_sessions
+    before = audit_count(service)
+    path = f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions"
+    for query in ("dry_run=true&dry_run=false", "dry_run=false&dry_run=true", "dry_run=true&dry_run=0"):
+        response = api.request("DELETE", f"{path}?{query}", json={"is_all": True})
+        body = assert_envelope(response, 400, "DBS.200001")
+        assert "dry_run" in body["error_msg"]
+    assert_untouched(server, opened)
+    assert audit_count(service) == before
+
+
+def test_a_repeated_parameter_with_one_value_is_fine(api, tenant, node_with_sessions):
+    server, instance, opened = node_with_sessions
+    path = f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions"
+    preview = api.request("DELETE", f"{path}?dry_run=true&dry_run=true", json={"is_all": True})
+    assert preview.status_code == 200 and len(preview.json()["sessions"]) == 3
+    assert_untouched(server, opened)
+
+
+@pytest.mark.parametrize(
+    "path_and_query",
+    [
+        "/v3/{p}/instances?limit=1&limit=2",
+        "/v3/{p}/instances?name=a&name=b",
+        "/v3/{p}/redis/nodes/{n}/sessions?offset=0&offset=1",
+        "/v3/{p}/redis/nodes/{n}/session-statistics?x=1&x=2",
+        "/v3/{p}/instances/{i}/sessions?node_id={n}&node_id=other",
+        "/v3/auth/tokens?nocatalog=true&nocatalog=false",
+    ],
+)
+def test_conflicting_repeated_parameters_are_400_on_every_route(api, tenant, node_with_sessions, path_and_query):
+    server, instance, opened = node_with_sessions
+    url = path_and_query.format(p=tenant.project_id, n=instance.nodes[0].id, i=instance.id)
+    for method in ("GET", "DELETE", "POST"):
+        assert_envelope(api.request(method, url), 400, "DBS.200001")
+    assert_untouched(server, opened)
