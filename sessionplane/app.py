@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from sessionplane.api import errors, instances, sessions, tokens
 from sessionplane.api.middleware import RequestIdMiddleware
+from sessionplane.audit import recovery
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -26,7 +27,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
         try:
-            yield
+            async with recovery.marking_while_serving(svc.audit_store, svc.settings):
+                yield
         finally:
             await svc.close()
 

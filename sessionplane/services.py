@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sessionplane.audit import recovery
 from sessionplane.audit.store import AuditStore
 from sessionplane.audit.trail import AuditTrail
 from sessionplane.auth.authenticate import Authenticator
@@ -64,6 +65,7 @@ class Services:
 
     async def start(self) -> None:
         await self.db.migrate()
+        await recovery.mark_interrupted(self.audit_store, limit=recovery.close_time_limit(self.settings))
 
     async def close(self) -> None:
         await self.nodes.close()

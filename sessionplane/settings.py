@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     node_tls_ca_file: Path | None = Field(None, description="CA bundle for nodes with TLS; default: the system's.")
     active_idle_threshold_seconds: int = Field(1, ge=0, description="A session idle less than this is active.")
 
+    audit_pending_grace_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="A close pending longer than this is marked interrupted; default: derived from the node timeouts.",
+    )
+
     log_level: str = "INFO"
 
     @classmethod
