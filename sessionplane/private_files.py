@@ -26,8 +26,8 @@ SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 KNOWN_NAMES = frozenset({"keyring", *(f"sessionplane.db{s}" for s in SQLITE_SUFFIXES)})
 
 
-class UnsafeDirectory(ValueError):
-    """A directory meant for secrets is open to others and cannot safely be tightened."""
+class UnsafePath(ValueError):
+    """A directory or file meant for secrets is open to others and cannot (safely) be made private."""
 
 
 def private_dir(path: Path, *, also_ours: Collection[str] = ()) -> None:
@@ -38,24 +38,23 @@ def private_dir(path: Path, *, also_ours: Collection[str] = ()) -> None:
         return
     info = path.stat()
     if not stat.S_ISDIR(info.st_mode):
-        raise UnsafeDirectory(f"{path} is not a directory")
+        raise UnsafePath(f"{path} is not a directory")
     if not info.st_mode & 0o077:
         return
     mode = oct(stat.S_IMODE(info.st_mode))[2:]
     if info.st_uid != os.geteuid():
-        raise UnsafeDirectory(
+        raise UnsafePath(
             f"{path} (mode {mode}) is readable by others and belongs to another user; "
             f"sessionplane keeps secrets there: make it private (chmod 700 {path}) or choose another directory"
         )
     strangers = sorted(name for name in os.listdir(path) if not _ours(name, also_ours))
     if strangers:
-        raise UnsafeDirectory(
+        raise UnsafePath(
             f"{path} (mode {mode}) is readable by others and holds files that are not sessionplane's "
             f"({', '.join(strangers[:3])}{', ...' if len(strangers) > 3 else ''}); sessionplane keeps secrets "
             f"there: make it private (chmod 700 {path}) or choose a directory of its own"
         )
-    path.chmod(PRIVATE_DIR)
-    log.warning("made %s private (mode %s -> 700)", path, mode)
+    _chmod(path, PRIVATE_DIR, was=mode)
 
 
 def private_file(path: Path) -> None:
@@ -65,6 +64,7 @@ def private_file(path: Path) -> None:
     except FileExistsError:
         tighten(path)
     else:
+        os.fchmod(fd, PRIVATE_FILE)  # exactly 0600, whatever the umask took away
         os.close(fd)
 
 
@@ -73,8 +73,7 @@ def tighten(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            path.chmod(mode & PRIVATE_FILE)
-            log.warning("made %s private (mode %s -> %s)", path, oct(mode)[2:], oct(mode & PRIVATE_FILE)[2:])
+            _chmod(path, mode & PRIVATE_FILE, was=oct(mode)[2:])
 
 
 def write_atomically(path: Path, data: bytes, *, replace: bool = True) -> None:
@@ -98,6 +97,17 @@ def write_atomically(path: Path, data: bytes, *, replace: bool = True) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     _fsync_dir(path.parent)
+
+
+def _chmod(path: Path, mode: int, *, was: str) -> None:
+    try:
+        path.chmod(mode)
+    except OSError as exc:  # e.g. a secret mounted read-only with a loose mode
+        raise UnsafePath(
+            f"{path} (mode {was}) is readable by others and cannot be made private ({exc.strerror}): "
+            f"give it mode {oct(mode)[2:]}"
+        ) from None
+    log.warning("made %s private (mode %s -> %s)", path, was, oct(mode)[2:])
 
 
 def _fsync_dir(path: Path) -> None:
