@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from tests.processes import ServeProcess, cli, sign_in
+from tests.processes import ServeProcess, cli, invoke, sign_in
 
 USUAL_UMASK = 0o022
 
@@ -53,12 +53,12 @@ def test_a_loose_data_dir_of_an_older_version_is_tightened(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)
     data_dir.chmod(0o755)
-    cli(data_dir, "project", "add", "p1", "--domain", "acme")  # creates the store and the keyring
+    invoke(data_dir, "project", "add", "p1", "--domain", "acme")  # creates the store and the keyring
     data_dir.chmod(0o755)
     for name in ("sessionplane.db", "keyring"):
         (data_dir / name).chmod(0o644)
 
-    listed = cli(data_dir, "project", "list", "--json")
+    listed = invoke(data_dir, "project", "list", "--json")
     assert "p1" in listed.stdout
     assert mode(data_dir) == 0o700
     assert mode(data_dir / "sessionplane.db") == mode(data_dir / "keyring") == 0o600

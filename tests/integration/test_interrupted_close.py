@@ -30,7 +30,7 @@ from sessionplane.db import Database
 from sessionplane.schema import utcnow
 from sessionplane.settings import Settings
 from tests.integration.test_store_contract import database_url  # noqa: F401  (SQLite and PostgreSQL)
-from tests.processes import ServeProcess, cli, sign_in
+from tests.processes import ServeProcess, cli, invoke, sign_in
 
 ADMIN_PASSWORD = "Adm1n-password"
 SLOW_NODES = {"SESSIONPLANE_NODE_COMMAND_TIMEOUT_SECONDS": "600"}  # a stopped node holds a close as long as we need
@@ -61,10 +61,10 @@ def wait_for(condition, what: str) -> None:
 
 
 def setup(data_dir: Path, *servers) -> tuple[str, str]:
-    cli(data_dir, "user", "add", "root", "--domain", "acme", "--admin", "--password-stdin", stdin=ADMIN_PASSWORD)
-    project = cli(data_dir, "project", "add", "p1", "--domain", "acme").stdout.strip()
+    invoke(data_dir, "user", "add", "root", "--domain", "acme", "--admin", "--password-stdin", stdin=ADMIN_PASSWORD)
+    project = invoke(data_dir, "project", "add", "p1", "--domain", "acme").stdout.strip()
     nodes = [arg for s in servers for arg in ("--node", f"{s.host}:{s.port}")]
-    instance = cli(data_dir, "instance", "add", "cache", "--project", project, *nodes).stdout.strip()
+    instance = invoke(data_dir, "instance", "add", "cache", "--project", project, *nodes).stdout.strip()
     return project, instance
 
 
@@ -76,18 +76,18 @@ def test_a_close_killed_mid_way_is_marked_interrupted_by_a_restart(tmp_path, clu
     survivor = sessions(frozen, name="on-the-stopped-node")
 
     serve = ServeProcess(data_dir, tmp_path / "serve.log", **SLOW_NODES).start()
-    token = sign_in(serve.url, domain="acme", name="root", password=ADMIN_PASSWORD, project_id=project)
-    with stopped(frozen):
-        close = threading.Thread(
-            target=_request_quietly,
-            args=(f"{serve.url}/v3/{project}/instances/{instance}/sessions", token),
-            daemon=True,
-        )
-        close.start()
-        assert all(v.closed_by_node() for v in victims)  # half of the close is done...
-        wait_for(lambda: [r["outcome"] for r in records(data_dir)] == ["pending"], "the pending record")
-        serve.crash()  # ...and the other half never will be
-        close.join(timeout=60)
+    try:
+        token = sign_in(serve.url, domain="acme", name="root", password=ADMIN_PASSWORD, project_id=project)
+        with stopped(frozen):
+            url = f"{serve.url}/v3/{project}/instances/{instance}/sessions"
+            close = threading.Thread(target=_request_quietly, args=(url, token), daemon=True)
+            close.start()
+            assert all(v.closed_by_node() for v in victims)  # half of the close is done...
+            wait_for(lambda: [r["outcome"] for r in records(data_dir)] == ["pending"], "the pending record")
+            serve.crash()  # ...and the other half never will be
+            close.join(timeout=60)
+    finally:
+        serve.stop()
     (pending,) = records(data_dir)
 
     # A restart soon after must not mark it: as far as it knows, another process may still be closing.
@@ -124,18 +124,24 @@ def test_a_cli_close_in_flight_is_left_pending_by_a_server_starting_meanwhile(tm
     _project, instance = setup(data_dir, node)
     victim = sessions(node, name="victim")
     env = {**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir), **SLOW_NODES}
-    with stopped(node):
-        closing = subprocess.Popen(
-            [sys.executable, "-m", "sessionplane", "sessions", "close", "--instance", instance],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        wait_for(lambda: [r["outcome"] for r in records(data_dir)] == ["pending"], "the CLI's pending record")
-        with ServeProcess(data_dir, tmp_path / "serve.log"):
-            assert [r["outcome"] for r in records(data_dir)] == ["pending"]
-    output, _ = closing.communicate(timeout=120)
+    closing = None
+    try:
+        with stopped(node):
+            closing = subprocess.Popen(
+                [sys.executable, "-m", "sessionplane", "sessions", "close", "--instance", instance],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            wait_for(lambda: [r["outcome"] for r in records(data_dir)] == ["pending"], "the CLI's pending record")
+            with ServeProcess(data_dir, tmp_path / "serve.log"):
+                assert [r["outcome"] for r in records(data_dir)] == ["pending"]
+        output, _ = closing.communicate(timeout=120)
+    finally:
+        if closing is not None and closing.poll() is None:
+            closing.kill()
+            closing.communicate()
     assert closing.returncode == 0, output
     assert victim.closed_by_node()
     assert [r["outcome"] for r in records(data_dir)] == ["succeeded"]

@@ -15,7 +15,7 @@ import pytest
 from sessionplane.demo.servers import LocalCluster
 from sessionplane.keyring import Keyring
 from sessionplane.private_files import write_atomically
-from tests.processes import ServeProcess, cli, sign_in
+from tests.processes import ServeProcess, cli, invoke, sign_in
 from tests.support import RawSession
 
 NODE_PASSWORD = "n0de-Secret-pass"
@@ -29,9 +29,9 @@ def passworded() -> LocalCluster:
 
 
 def adopt(data_dir: Path, server) -> tuple[str, str]:
-    cli(data_dir, "user", "add", "root", "--domain", "acme", "--admin", "--password-stdin", stdin=ADMIN_PASSWORD)
-    project = cli(data_dir, "project", "add", "p1", "--domain", "acme").stdout.strip()
-    instance = cli(
+    invoke(data_dir, "user", "add", "root", "--domain", "acme", "--admin", "--password-stdin", stdin=ADMIN_PASSWORD)
+    project = invoke(data_dir, "project", "add", "p1", "--domain", "acme").stdout.strip()
+    instance = invoke(
         data_dir,
         "instance",
         "add",
@@ -56,7 +56,7 @@ def test_rotation_keeps_a_passworded_node_reachable_while_serving_and_after_a_re
     server = passworded.start_server()
     data_dir = tmp_path / "data"
     project, instance = adopt(data_dir, server)
-    shown = cli(data_dir, "instance", "show", instance, "--json").stdout
+    shown = invoke(data_dir, "instance", "show", instance, "--json").stdout
     node_id = json.loads(shown)["nodes"][0]["id"]
     app = RawSession(server, name="app-before")
     stored_before = _stored_node_secret(data_dir)
@@ -114,7 +114,7 @@ def test_a_rotation_that_fails_mid_write_leaves_the_keyring_whole(tmp_path, pass
     assert (data_dir / "keyring").read_bytes() == keyring_before
     assert not [p.name for p in data_dir.iterdir() if p.name.endswith(".tmp")]  # no half-written leftovers
 
-    listed = cli(data_dir, "sessions", "list", "--instance", instance, "--json").stdout  # the node still opens
+    listed = invoke(data_dir, "sessions", "list", "--instance", instance, "--json").stdout  # the node still opens
     assert json.loads(listed)[0]["total_count"] >= 0
     assert project
 
