@@ -1,7 +1,8 @@
 """The database seam: one async engine, sessions, and Alembic migrations run in-process.
 
 SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) works by URL. Every store
-(inventory, IAM, audit) takes a ``Database``.
+(inventory, IAM, audit) takes a ``Database``. A SQLite file is created 0600 (in a 0700 directory)
+before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from sessionplane.private_files import SQLITE_SUFFIXES, private_dir, private_file, tighten
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,10 +36,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            _prepare_private_sqlite(path)
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -62,6 +64,22 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _prepare_private_sqlite(path: Path) -> None:
+    names = {path.name + suffix for suffix in SQLITE_SUFFIXES}
+    private_dir(path.parent, also_ours=names)
+    private_file(path)
+    for suffix in SQLITE_SUFFIXES[1:]:  # left by an older version, or a crash
+        tighten(path.with_name(path.name + suffix))
 
 
 def _upgrade(connection: Connection) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sessionplane.audit import recovery
 from sessionplane.audit.store import AuditStore
 from sessionplane.audit.trail import AuditTrail
 from sessionplane.auth.authenticate import Authenticator
@@ -114,10 +115,11 @@ class Services:
 
     async def start(self) -> None:
         await self.db.migrate()
+        await recovery.mark_interrupted(self.audit_store, limit=recovery.close_time_limit(self.settings))
 
     def start_background(self) -> None:
         """The serving process's loops: health probe and sampler (each off at 0 s), history roll-up and retention,
-        discovery refresh (off unless configured)."""
+        the sweep of interrupted closes, discovery refresh (off unless configured)."""
         s = self.settings
         loops = []
         if s.probe_interval_seconds:
@@ -125,6 +127,8 @@ class Services:
         if s.sample_interval_seconds:
             loops.append(Periodic("sampler", s.sample_interval_seconds, self.sampler.sample_round))
         loops.append(Periodic("history-maintenance", 60.0, self._maintain_history))  # retention holds either way
+        sweep = min(recovery.close_time_limit(s).total_seconds(), 60.0)
+        loops.append(Periodic("audit-recovery", sweep, lambda: recovery.mark_old_enough(self.audit_store, s)))
         if s.discovery_refresh_interval_seconds:
             loops.append(
                 Periodic("discovery-refresh", s.discovery_refresh_interval_seconds, self.discovery.refresh_all)

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A request body must arrive within this once it is read (408 after)."
     )
 
+    audit_pending_grace_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="A close pending longer than this is marked interrupted; default: derived from the node timeouts.",
+    )
+
     log_level: str = "INFO"
 
     @classmethod

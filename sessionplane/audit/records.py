@@ -5,6 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How a recorded close ended; ``pending`` while it runs, ``interrupted`` when its process died mid-close."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    DENIED = "denied"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sessionplane import ids
-from sessionplane.audit.records import AuditEvent, AuditFilter
+from sessionplane.audit.records import AuditEvent, AuditFilter, Outcome
 from sessionplane.audit.tables import AuditEventRow
 from sessionplane.db import Database
 from sessionplane.schema import utcnow
@@ -35,6 +35,19 @@ class AuditStore:
             row.outcome = outcome
             row.error_code = error_code
             row.node_results = [dict(r) for r in node_results]
+
+    async def mark_interrupted(self, *, begun_before: datetime) -> list[str]:
+        """Pending records begun before ``begun_before`` become ``interrupted``; returns their IDs.
+
+        One conditional UPDATE: safe when several processes sweep at once, and a close that completes
+        later still overwrites the mark with its real outcome.
+        """
+        stale = (AuditEventRow.outcome == Outcome.PENDING.value, AuditEventRow.at < begun_before)
+        marked = (
+            update(AuditEventRow).where(*stale).values(outcome=Outcome.INTERRUPTED.value).returning(AuditEventRow.id)
+        )
+        async with self._db.transaction() as s:
+            return list(await s.scalars(marked))
 
     async def events(self, *, account_id: str | None, where: AuditFilter = AuditFilter()) -> list[AuditEvent]:
         query = select(AuditEventRow).order_by(AuditEventRow.at.desc()).limit(where.limit)

@@ -25,6 +25,6 @@ class AuditEventRow(Base):
     instance_id: Mapped[str | None] = mapped_column(String(64), index=True)
     node_id: Mapped[str | None] = mapped_column(String(64))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    outcome: Mapped[str] = mapped_column(String(16), index=True)  # allowed | denied | failed | partial | dry_run
+    outcome: Mapped[str] = mapped_column(String(16), index=True)  # records.Outcome
     error_code: Mapped[str | None] = mapped_column(String(32))
     node_results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

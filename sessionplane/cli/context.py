@@ -16,7 +16,7 @@ from sessionplane.settings import Settings
 
 T = TypeVar("T")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Store and keyring directory (env SESSIONPLANE_DATA_DIR)")
@@ -34,7 +34,11 @@ def load_settings(data_dir: Path | None = None, database_url: str | None = None,
 
 
 def run(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
-    """Build the services, migrate the store, run ``work``, close everything; domain errors exit 1 cleanly."""
+    """Build the services, migrate the store, run ``work``, close everything; domain errors exit 1 cleanly.
+
+    Operator errors (unknown names, an unusable data directory, an unreachable node) are one line on
+    stderr, never a traceback; a bug still shows its traceback.
+    """
 
     async def main() -> T:
         services = Services.build(settings)
@@ -46,6 +50,6 @@ def run(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (SessionplaneError, LookupError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+    except (SessionplaneError, LookupError, ValueError, OSError) as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from None

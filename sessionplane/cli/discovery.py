@@ -43,7 +43,9 @@ def adopt(
     ] = False,
     ask_password: Annotated[bool, typer.Option("--ask-password", help="Prompt for the nodes' password")] = False,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value; repeat")] = None,
-    enterprise_project: Annotated[str, typer.Option("--enterprise-project")] = "0",
+    enterprise_project: Annotated[
+        str, typer.Option("--enterprise-project", help="Enterprise project ID (g:EnterpriseProjectId); 0 = default")
+    ] = "0",
     protect_name: Annotated[list[str] | None, typer.Option("--protect-name", help="Client name never closed")] = None,
     protect_user: Annotated[list[str] | None, typer.Option("--protect-user", help="ACL user never closed")] = None,
     data_dir: DataDir = None,
@@ -80,7 +82,11 @@ def adopt(
     err_console.print(_nodes_table(f"{instance.name}: {instance.mode}, {len(instance.nodes)} nodes", instance.nodes))
 
 
-def refresh(instance_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def refresh(
+    instance_id: Annotated[str, typer.Argument(help="The discovered instance to look at again")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Look at a discovered instance again: add new nodes, remove gone ones, follow failovers."""
     report: RefreshReport = run(load_settings(data_dir, database_url), lambda s: s.discovery.refresh(instance_id))
     for node in report.added:

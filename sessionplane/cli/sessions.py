@@ -1,6 +1,6 @@
 """``sessionplane sessions list|stats|close``: the operator's view, through the same domain functions as the API.
 
-Closes from the CLI are audited like API closes, attributed to ``cli:<os user>``.
+Closes from the CLI are audited like API closes: under the instance's account, by ``cli:<os user>``.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_settings, run
-from sessionplane.cli.inventory import _instance
+from sessionplane.cli.inventory import find_instance
+from sessionplane.cli.output import AsJson, print_json, print_table
 from sessionplane.inventory.records import Instance
 from sessionplane.services import Services
 from sessionplane.sessions.selection import SESSION_FIELDS
@@ -26,73 +26,117 @@ InstanceOpt = Annotated[str, typer.Option("--instance", help="Instance ID")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="Node ID (default: every node)")]
 
 
-def _operator(instance: Instance) -> RequestMeta:
-    principal = Principal(
+async def operator(services: Services, instance: Instance) -> Principal:
+    """The CLI's caller, as the audit records it: the OS user, in the account that owns the instance."""
+    project = await services.inventory.project(instance.project_id)
+    account = await services.inventory.account(project.account_id) if project else None
+    return Principal(
         user_id="cli",
         user_name=f"cli:{getpass.getuser()}",
-        account_id="",
-        account_name="",
+        account_id=account.id if account else "",
+        account_name=account.name if account else "",
         project_id=instance.project_id,
-        project_name="",
+        project_name=project.name if project else "",
         is_admin=True,
         method="cli",
     )
-    return RequestMeta(request_id=uuid.uuid4().hex, principal=principal)
 
 
 @app.command("list")
 def list_sessions(
     instance: InstanceOpt,
     node: NodeOpt = None,
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
-    addr_prefix: Annotated[str | None, typer.Option("--addr-prefix")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Sessions per node, newest first")] = 50,
+    addr_prefix: Annotated[
+        str | None, typer.Option("--addr-prefix", help="Only sessions whose ip:port starts with this")
+    ] = None,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    async def work(s: Services) -> None:
-        found = await _instance(s, instance)
+    """List the client sessions of every node of an instance (or of one node)."""
+
+    async def work(s: Services) -> list[dict]:
+        found = await find_instance(s, instance)
+        pages = []
         for n in target_nodes(found, node):
             page = await s.sessions.list_node(instance=found, node=n, offset=0, limit=limit, addr_prefix=addr_prefix)
-            table = Table(*SESSION_FIELDS, title=f"{n.name} {n.id}: {page.total_count} sessions")
-            for session in page.sessions:
-                table.add_row(*(session[f] for f in SESSION_FIELDS))
-            console.print(table)
+            pages.append(
+                {"node_id": n.id, "node_name": n.name, "total_count": page.total_count, "sessions": page.sessions}
+            )
+        return pages
 
-    run(load_settings(data_dir, database_url), work)
+    pages = run(load_settings(data_dir, database_url), work)
+    if as_json:
+        print_json(pages)
+        return
+    for page in pages:
+        title = f"{page['node_name']} {page['node_id']}: {page['total_count']} sessions"
+        print_table(SESSION_FIELDS, [[s[f] for f in SESSION_FIELDS] for s in page["sessions"]], title=title)
 
 
 @app.command("stats")
 def stats(
-    instance: InstanceOpt, node: NodeOpt = None, data_dir: DataDir = None, database_url: DatabaseUrl = None
+    instance: InstanceOpt,
+    node: NodeOpt = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
-    async def work(s: Services) -> None:
-        found = await _instance(s, instance)
+    """Session statistics per node: totals, active sessions, top source IPs and DBs."""
+
+    async def work(s: Services) -> list[dict]:
+        found = await find_instance(s, instance)
+        views = []
         for n in target_nodes(found, node):
             st = await s.sessions.statistics(instance=found, node=n)
-            console.print(
-                f"[bold]{n.name}[/bold] {n.id}: {st.total_connection_count} sessions, "
-                f"{st.active_connection_count} active"
+            views.append(
+                {
+                    "node_id": n.id,
+                    "node_name": n.name,
+                    "total_connection_count": st.total_connection_count,
+                    "active_connection_count": st.active_connection_count,
+                    "top_source_ips": [{"client_ip": ip, "connection_count": c} for ip, c in st.top_source_ips],
+                    "top_dbs": [{"db": db, "connection_count": c} for db, c in st.top_dbs],
+                }
             )
-            table = Table("client ip", "sessions", "db", "sessions")
-            rows = max(len(st.top_source_ips), len(st.top_dbs))
-            for i in range(rows):
-                ip = st.top_source_ips[i] if i < len(st.top_source_ips) else ("", "")
-                db = st.top_dbs[i] if i < len(st.top_dbs) else ("", "")
-                table.add_row(ip[0], str(ip[1]), db[0], str(db[1]))
-            console.print(table)
+        return views
 
-    run(load_settings(data_dir, database_url), work)
+    views = run(load_settings(data_dir, database_url), work)
+    if as_json:
+        print_json(views)
+        return
+    for v in views:
+        title = (
+            f"{v['node_name']} {v['node_id']}: {v['total_connection_count']} sessions, "
+            f"{v['active_connection_count']} active"
+        )
+        ips, dbs = v["top_source_ips"], v["top_dbs"]
+        rows = [
+            [
+                ips[i]["client_ip"] if i < len(ips) else "",
+                str(ips[i]["connection_count"]) if i < len(ips) else "",
+                dbs[i]["db"] if i < len(dbs) else "",
+                str(dbs[i]["connection_count"]) if i < len(dbs) else "",
+            ]
+            for i in range(max(len(ips), len(dbs)))
+        ]
+        print_table(["client ip", "sessions", "db", "sessions"], rows, title=title)
 
 
 @app.command("close")
 def close(
     instance: InstanceOpt,
     node: NodeOpt = None,
-    session_id: Annotated[list[int] | None, typer.Option("--id", help="Session ID to close; repeat")] = None,
+    session_id: Annotated[
+        list[int] | None, typer.Option("--id", help="Session ID to close (needs --node); repeat")
+    ] = None,
     min_idle: Annotated[
         int | None, typer.Option("--min-idle", min=0, help="Only sessions idle this many seconds")
     ] = None,
-    addr_prefix: Annotated[str | None, typer.Option("--addr-prefix")] = None,
+    addr_prefix: Annotated[
+        str | None, typer.Option("--addr-prefix", help="Only sessions whose ip:port starts with this")
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -101,13 +145,15 @@ def close(
         raise typer.BadParameter("--id needs --node")
 
     async def work(s: Services) -> None:
-        found = await _instance(s, instance)
+        found = await find_instance(s, instance)
+        principal = await operator(s, found)
         selector = Selector(
             session_ids=tuple(session_id) if session_id else None,
             match=parse_criteria({"min_idle_seconds": min_idle, "addr_prefix": addr_prefix}),
         )
         for n in target_nodes(found, node):
-            closed = await s.sessions.close_node(meta=_operator(found), instance=found, node=n, selector=selector)
-            console.print(f"{n.name} {n.id}: closed {closed}")
+            meta = RequestMeta(request_id=uuid.uuid4().hex, principal=principal)  # one audit record per node
+            closed = await s.sessions.close_node(meta=meta, instance=found, node=n, selector=selector)
+            console.print(f"{n.name} {n.id}: closed {closed}", markup=False)
 
     run(load_settings(data_dir, database_url), work)

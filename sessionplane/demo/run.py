@@ -1,8 +1,9 @@
 """``sessionplane demo``: local nodes, a registered instance, users and keys, sample sessions, the API.
 
 The demo is the real service (``create_app`` under uvicorn, in this process) over local
-``redis-server`` nodes. Everything lives in a temporary directory that is removed on exit
-(Ctrl-C or SIGTERM), also when start-up fails.
+``redis-server`` nodes. The API's port is taken first, before anything else is started, so a busy
+port is one clear error with nothing to clean up. Everything else lives in temporary directories
+that are removed on exit (Ctrl-C or SIGTERM), also when start-up fails.
 """
 
 from __future__ import annotations
@@ -121,13 +122,23 @@ def _open_samples(servers: list[RedisServer]) -> list[redis.Redis | PubSub]:
     return clients
 
 
-def _require_free_port(host: str, port: int) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise DemoError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another with --port") from None
+def _listen(host: str, port: int) -> socket.socket:
+    """Own the API's port from the start (uvicorn serves on this very socket): no window for another taker."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listener = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise DemoError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        raise DemoError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another port with --port") from None
+    return listener
 
 
 class _DemoServer(uvicorn.Server):
@@ -144,15 +155,14 @@ class _DemoServer(uvicorn.Server):
 
 
 def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -> None:
-    _require_free_port(host, port)
+    listener = _listen(host, port)
     data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-demo-"))
     passwords = _Secrets.generate()
     samples: list[redis.Redis | PubSub] = []
     leak: LeakingClient | None = None
     try:
         with LocalCluster(password=passwords.node_password) as cluster:
-            for _ in range(node_count):
-                cluster.start_server()
+            _start_nodes(cluster, node_count)
             settings = Settings(data_dir=data_dir, host=host, port=port)
             project, instance, key = asyncio.run(_seed(settings, cluster, passwords))
             samples = _open_samples(cluster.servers)
@@ -165,17 +175,26 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
             # here as KeyboardInterrupt, so the nodes and the data directory are always cleaned up.
             signal.signal(signal.SIGTERM, signal.default_int_handler)
             try:
-                _DemoServer(config, state).run()
+                _DemoServer(config, state).run(sockets=[listener])
             except KeyboardInterrupt:
                 pass
-            except SystemExit as exc:  # uvicorn exits when it cannot start (the port was taken meanwhile)
+            except SystemExit as exc:  # uvicorn exits when its start-up fails
                 raise DemoError(f"the API could not start on {host}:{port}") from exc
     finally:
         if leak is not None:
             leak.stop()
         for client in samples:
             client.close()
+        listener.close()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _start_nodes(cluster: LocalCluster, count: int) -> None:
+    try:
+        for _ in range(count):
+            cluster.start_server()
+    except RuntimeError as exc:  # redis-server missing, or a node that would not start
+        raise DemoError(str(exc)) from None
 
 
 def _state(

@@ -48,6 +48,19 @@ class NodeSpec:
 
 
 @dataclass(frozen=True)
+class CredentialUpdate:
+    """How sessionplane should connect to nodes from now on; a field left ``None`` is kept as it is."""
+
+    username: str | None = None  # "": the default user
+    password: str | None = field(default=None, repr=False)  # "": no password
+    tls: bool | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.username is None and self.password is None and self.tls is None
+
+
+@dataclass(frozen=True)
 class Node:
     id: str
     instance_id: str

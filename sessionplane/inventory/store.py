@@ -18,6 +18,7 @@ from sessionplane import ids
 from sessionplane.db import Database
 from sessionplane.inventory.records import (
     Account,
+    CredentialUpdate,
     DiscoverySource,
     Instance,
     InstanceFilter,
@@ -342,6 +343,34 @@ class InventoryStore:
                 raise LookupError(f"instance {instance_id} does not exist")
             row.status = status
             row.updated_at = utcnow()
+
+    async def set_node_credentials(
+        self, instance_id: str, update: CredentialUpdate, *, node_id: str | None = None
+    ) -> list[str]:
+        """Change how sessionplane connects to one node of an instance, or to all of them; returns their IDs.
+
+        The password is stored encrypted. A serving process reads nodes on every request, and its node
+        adapter opens a new pool when a node's credentials differ from its pool's.
+        """
+        query = select(NodeRow).where(NodeRow.instance_id == instance_id)
+        if node_id is not None:
+            query = query.where(NodeRow.id == node_id)
+        async with self._db.transaction() as s:
+            rows = (await s.scalars(query)).all()
+            if not rows:
+                missing = f"node {node_id} of instance {instance_id}" if node_id else f"instance {instance_id}"
+                raise LookupError(f"{missing} does not exist")
+            for row in rows:
+                self._apply(row, update)
+        return [row.id for row in rows]
+
+    def _apply(self, row: NodeRow, update: CredentialUpdate) -> None:
+        if update.username is not None:
+            row.username = update.username or None
+        if update.password is not None:
+            row.password_encrypted = self._keyring.encrypt(update.password) if update.password else None
+        if update.tls is not None:
+            row.tls = update.tls
 
     async def reencrypt_secrets(self) -> int:
         """After a keyring rotation: re-encrypt every node (and discovery source) password under the newest key."""

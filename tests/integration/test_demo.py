@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import redis
 
 from sessionplane.demo.servers import free_port
 
@@ -62,6 +64,19 @@ def test_demo_serves_and_its_curl_commands_work(tmp_path):
         output = ""
         while "Ctrl-C stops the demo" not in output:
             output += process.stdout.readline()
+        data_dir = Path(state["data_dir"])
+        assert f"data dir     {data_dir}" in output and oct(data_dir.stat().st_mode & 0o777) == "0o700"
+        for node in state["nodes"]:
+            assert f"{node['host']}:{node['port']}  password={node['password']}" in output
+            with redis.Redis(host=node["host"], port=node["port"], password=node["password"]) as direct:
+                assert direct.ping()  # what redis-cli -a <password> does with the printed password
+        operator = subprocess.run(
+            [sys.executable, "-m", "sessionplane", "instance", "list", "--json"],
+            env={**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir)},
+            capture_output=True,
+            text=True,
+        )
+        assert json.loads(operator.stdout)[0]["id"] == state["instance_id"], operator.stderr
         curl_block = output.split("# sign in", 1)[1].split("\n───", 1)[0]
         script = "set -euo pipefail\n# sign in" + curl_block.replace("curl -s ", "curl -sf ")
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
@@ -76,3 +91,37 @@ def test_demo_serves_and_its_curl_commands_work(tmp_path):
     assert process.returncode == 0
     assert not any(_port_open(n["host"], n["port"]) for n in state["nodes"])
     assert not _port_open("127.0.0.1", port)
+    assert not Path(state["data_dir"]).exists()
+
+
+def test_demo_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_behind(tmp_path):
+    scratch = tmp_path / "tmp"  # the demo's temporary directories go here (TMPDIR), so leftovers show
+    scratch.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "sessionplane", "demo", "--port", str(port), "--nodes", "2"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TMPDIR": str(scratch)},
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port} (Address already in use)")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr + result.stdout
+    assert list(scratch.iterdir()) == []
+    assert _processes_mentioning(str(scratch)) == []  # no redis-server left running
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        if text in command:
+            found.append(command)
+    return found
