@@ -6,7 +6,10 @@ import time
 
 import httpx
 
-from tests.support import client_ids, client_names
+from tests.nodes import ON_EVERY_NODE_PROFILE
+from tests.support import client_ids, client_names, wait_until_idle
+
+pytestmark = ON_EVERY_NODE_PROFILE
 
 
 def close(api: httpx.Client, project_id: str, node_id: str, body: object, **params: str) -> httpx.Response:
@@ -90,7 +93,7 @@ def test_min_idle_seconds_closes_only_idle_sessions(api, tenant, cluster, sessio
     server = cluster.start_server()
     instance = register(server)
     idle = sessions(server, name="idle")
-    time.sleep(2.5)  # let "idle" accumulate at least two whole seconds of idle time on the node
+    wait_until_idle(server, [idle], seconds=2)
     busy = sessions(server, name="busy")
 
     response = close(api, tenant.project_id, instance.nodes[0].id, {"is_all": True, "min_idle_seconds": 2})
