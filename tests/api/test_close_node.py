@@ -70,6 +70,9 @@ def test_close_all_spares_replication_protected_and_own_sessions(api, tenant, cl
     assert all(s.id not in remaining for s in [*users, subscriber])
     assert guardian.alive() and tap.alive()
     assert "sessionplane" in client_names(primary)
+    with primary.client() as probe:  # connected as the node's operator credentials (the ACL user on that profile)
+        own_users = {c["user"] for c in probe.client_list() if c["name"] == "sessionplane"}
+    assert own_users == {primary.credentials[0] or "default"}
     # the very same replication connection: not closed and re-established
     assert _replica_link_ids(primary) == link_before
     with replica.client() as r:
