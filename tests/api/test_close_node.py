@@ -96,10 +96,10 @@ def test_min_idle_seconds_closes_only_idle_sessions(api, tenant, cluster, sessio
     server = cluster.start_server()
     instance = register(server)
     idle = sessions(server, name="idle")
-    wait_until_idle(server, [idle], seconds=2)
-    busy = sessions(server, name="busy")
+    wait_until_idle(server, [idle], seconds=3)
+    busy = sessions(server, name="busy")  # idle 0 now: the node would need 2 s more to count it 3 s idle
 
-    response = close(api, tenant.project_id, instance.nodes[0].id, {"is_all": True, "min_idle_seconds": 2})
+    response = close(api, tenant.project_id, instance.nodes[0].id, {"is_all": True, "min_idle_seconds": 3})
 
     assert response.status_code == 200, response.text
     assert idle.closed_by_node()
