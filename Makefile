@@ -22,10 +22,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check sessionplane tests bench
 
 test: $(STAMP) redis-server lint
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=term
 
 bench: $(STAMP) redis-server
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .sessionplane
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .sessionplane .coverage .coverage.*

@@ -13,6 +13,7 @@ from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
 from sessionplane.settings import Settings
 from tests.live import LiveService
+from tests.nodes import NODE_PROFILES
 from tests.support import RawSession, Tenant
 
 PASSWORD = "Adm1n-pa55word!"
@@ -73,8 +74,14 @@ def api(service: LiveService, admin_token: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster() as local:
+def node_profile(request: pytest.FixtureRequest) -> str:
+    """Which kind of node ``cluster`` starts (``tests.nodes.NODE_PROFILES``); plain Redis unless parametrized."""
+    return getattr(request, "param", "redis")
+
+
+@pytest.fixture
+def cluster(node_profile: str) -> Iterator[LocalCluster]:
+    with LocalCluster(**NODE_PROFILES[node_profile]) as local:  # type: ignore[arg-type]
         yield local
 
 
@@ -99,7 +106,10 @@ def register(service: LiveService, tenant: Tenant) -> Callable[..., Instance]:
 
     def register_instance(*servers: RedisServer, **options: object) -> Instance:
         specs = [
-            NodeSpec(host=s.host, port=s.port, password=s.password, name=f"node_{i + 1}") for i, s in enumerate(servers)
+            NodeSpec(
+                host=s.host, port=s.port, username=s.credentials[0], password=s.credentials[1], name=f"node_{i + 1}"
+            )
+            for i, s in enumerate(servers)
         ]
         options.setdefault("name", "orders-cache")
         return service.call(
@@ -112,3 +122,8 @@ def register(service: LiveService, tenant: Tenant) -> Callable[..., Instance]:
         )
 
     return register_instance
+
+
+def _node_spec(server: RedisServer, *, name: str) -> NodeSpec:
+    username, password = server.credentials
+    return NodeSpec(host=server.host, port=server.port, username=username, password=password, name=name)

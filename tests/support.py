@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sessionplane.demo.servers import RedisServer
@@ -111,6 +113,27 @@ def client_ids(server: RedisServer) -> set[int]:
 def client_names(server: RedisServer) -> list[str]:
     with server.client() as client:
         return [c["name"] for c in client.client_list()]
+
+
+# A probe connection named like this is protected by the ``service`` fixture: never listed, counted or closed.
+PROBE_NAME = "guardian"
+
+
+def node_view(server: RedisServer, ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """CLIENT LIST ID ... as the node reports it, by client ID (from a protected probe connection)."""
+    with server.client(client_name=PROBE_NAME) as probe:
+        return {int(c["id"]): c for c in probe.client_list(client_id=list(ids))}
+
+
+def wait_until_idle(server: RedisServer, sessions: Iterable[RawSession], *, seconds: int) -> None:
+    """Wait until the node reports every session idle at least ``seconds`` (idle only grows until the next command)."""
+    ids = [s.id for s in sessions]
+    for _ in range(400):  # a liveness guard (40 s), not a speed assertion
+        view = node_view(server, ids)
+        if all(int(view[i]["idle"]) >= seconds for i in ids):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"sessions {ids} never reached {seconds} s idle on the node")
 
 
 @dataclass(frozen=True)

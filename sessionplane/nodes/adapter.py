@@ -26,7 +26,6 @@ from sessionplane.nodes.wire import Endpoint, NodeConnection, ReplyError, tls_co
 from sessionplane.settings import Settings
 
 T = TypeVar("T")
-_VERSION = re.compile(rb"^(valkey_version|redis_version|server_name):(\S+)\r?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,12 @@ class NodeAdapter:
         await self._run(node, "probe", run)
 
     async def capabilities(self, node: Node) -> Capabilities:
+        """What the node's server is (HELLO: no grant beyond the documented ones); unknown if it will not say."""
         known = self._capabilities.get(node.id)
         if known is None:
 
             async def run(_pool: NodePool, connection: NodeConnection) -> Capabilities:
-                return parse_capabilities(_checked(await connection.call("INFO", "server")))
+                return parse_hello(await connection.call("HELLO"))
 
             known = self._capabilities[node.id] = await self._run(node, "query", run)
         return known
@@ -146,11 +146,16 @@ def _checked(reply: Any) -> Any:
     return reply
 
 
-def parse_capabilities(info: bytes) -> Capabilities:
-    fields = {k.decode(): v.decode() for k, v in _VERSION.findall(info)}
-    server = fields.get("server_name") or ("valkey" if "valkey_version" in fields else "redis")
-    version = fields.get("valkey_version") or fields.get("redis_version") or "0"
-    return Capabilities(server, tuple(int(p) for p in re.findall(r"\d+", version)[:3]))
+def parse_hello(reply: Any) -> Capabilities:
+    """HELLO's map (a flat list in RESP2): ``server`` redis|valkey, ``version`` x.y.z. An error reply or
+    another shape (a proxy) reads as an unknown server, which gets no server-side filters."""
+    if not isinstance(reply, list):
+        return Capabilities("unknown", (0,))
+    fields = {
+        k.decode(): v.decode() for k, v in zip(reply[::2], reply[1::2], strict=False) if isinstance(v, bytes)
+    }
+    version = tuple(int(p) for p in re.findall(r"\d+", fields.get("version", "0"))[:3]) or (0,)
+    return Capabilities(fields.get("server", "unknown"), version)
 
 
 _KILL_ID = b"*6\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$%d\r\n%b\r\n$6\r\nSKIPME\r\n$3\r\nyes\r\n"

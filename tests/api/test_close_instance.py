@@ -6,7 +6,10 @@ import threading
 
 import httpx
 
+from tests.nodes import ON_EVERY_NODE_PROFILE
 from tests.support import client_ids
+
+pytestmark = ON_EVERY_NODE_PROFILE
 
 
 def test_closes_every_client_session_of_every_node(api, tenant, cluster, sessions, register):

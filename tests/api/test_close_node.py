@@ -6,7 +6,10 @@ import time
 
 import httpx
 
-from tests.support import client_ids, client_names
+from tests.nodes import ON_EVERY_NODE_PROFILE
+from tests.support import client_ids, client_names, wait_until_idle
+
+pytestmark = ON_EVERY_NODE_PROFILE
 
 
 def close(api: httpx.Client, project_id: str, node_id: str, body: object, **params: str) -> httpx.Response:
@@ -67,6 +70,9 @@ def test_close_all_spares_replication_protected_and_own_sessions(api, tenant, cl
     assert all(s.id not in remaining for s in [*users, subscriber])
     assert guardian.alive() and tap.alive()
     assert "sessionplane" in client_names(primary)
+    with primary.client() as probe:  # connected as the node's operator credentials (the ACL user on that profile)
+        own_users = {c["user"] for c in probe.client_list() if c["name"] == "sessionplane"}
+    assert own_users == {primary.credentials[0] or "default"}
     # the very same replication connection: not closed and re-established
     assert _replica_link_ids(primary) == link_before
     with replica.client() as r:
@@ -90,10 +96,10 @@ def test_min_idle_seconds_closes_only_idle_sessions(api, tenant, cluster, sessio
     server = cluster.start_server()
     instance = register(server)
     idle = sessions(server, name="idle")
-    time.sleep(2.5)  # let "idle" accumulate at least two whole seconds of idle time on the node
-    busy = sessions(server, name="busy")
+    wait_until_idle(server, [idle], seconds=3)
+    busy = sessions(server, name="busy")  # idle 0 now: the node would need 2 s more to count it 3 s idle
 
-    response = close(api, tenant.project_id, instance.nodes[0].id, {"is_all": True, "min_idle_seconds": 2})
+    response = close(api, tenant.project_id, instance.nodes[0].id, {"is_all": True, "min_idle_seconds": 3})
 
     assert response.status_code == 200, response.text
     assert idle.closed_by_node()

