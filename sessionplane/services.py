@@ -8,7 +8,8 @@ from datetime import timedelta
 from sessionplane.audit.store import AuditStore
 from sessionplane.audit.trail import AuditTrail
 from sessionplane.auth.authenticate import Authenticator
-from sessionplane.auth.lockout import Lockout
+from sessionplane.auth.lockout import LockoutRule, Lockouts
+from sessionplane.auth.passwords import Passwords
 from sessionplane.db import Database
 from sessionplane.iam.authorize import Authorizer
 from sessionplane.iam.store import IamStore
@@ -29,6 +30,8 @@ class Services:
     audit_store: AuditStore
     audit: AuditTrail
     nodes: NodeAdapter
+    passwords: Passwords
+    lockouts: Lockouts
     authenticator: Authenticator
     authorizer: Authorizer
     sessions: SessionService
@@ -42,6 +45,14 @@ class Services:
         audit_store = AuditStore(db)
         audit = AuditTrail(audit_store)
         nodes = NodeAdapter(settings)
+        lockouts = Lockouts(
+            db,
+            password_rule=LockoutRule(
+                locks_at=settings.password_lockout_failures,
+                window=timedelta(seconds=settings.password_lockout_window_seconds),
+                lock=timedelta(seconds=settings.password_lockout_seconds),
+            ),
+        )
         return cls(
             settings=settings,
             db=db,
@@ -51,11 +62,14 @@ class Services:
             audit_store=audit_store,
             audit=audit,
             nodes=nodes,
+            passwords=Passwords(concurrency=settings.password_hash_concurrency),
+            lockouts=lockouts,
             authenticator=Authenticator(
                 inventory=inventory,
                 iam=iam,
                 keyring=keyring,
-                lockout=Lockout(),
+                lockouts=lockouts,
+                revision=db.revision,
                 max_skew=timedelta(seconds=settings.sdk_date_max_skew_seconds),
             ),
             authorizer=Authorizer(iam=iam, audit=audit, region=settings.region),
@@ -67,4 +81,5 @@ class Services:
 
     async def close(self) -> None:
         await self.nodes.close()
+        self.passwords.close()
         await self.db.dispose()
