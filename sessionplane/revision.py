@@ -91,7 +91,7 @@ class StoreRevision:
     def __init__(self, engine: AsyncEngine) -> None:
         self._reader = reader_for(engine, _READ)
         self._seen: int | None = None
-        self._reads_started = 0
+        self.reads = 0  # revision reads started, for observability
         self._last_applied = 0
         self.generation = 0
         self._caches: list[Cache[Any]] = []
@@ -114,8 +114,8 @@ class StoreRevision:
         await self._read()
 
     async def _read(self) -> None:
-        self._reads_started += 1
-        ticket = self._reads_started
+        self.reads += 1
+        ticket = self.reads
         value = await self._reader.read()
         # Reads may complete out of order: only a newer read than the last applied one decides.
         if ticket < self._last_applied:
