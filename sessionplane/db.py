@@ -43,8 +43,10 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         # Writes to tracked tables move the store revision that in-process caches follow (revision.py).
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=TrackedSession)
         self.revision = StoreRevision(self.engine)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=TrackedSession, info={"revision": self.revision}
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

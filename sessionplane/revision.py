@@ -51,31 +51,52 @@ _READ = select(_table.c.value).where(_table.c.name == STORE)
 
 async def bump(session: AsyncSession) -> None:
     """Move the revision inside ``session``'s transaction (for writes to untracked tables that caches read)."""
-    await session.execute(_BUMP)
+    _bump(session.sync_session)
 
 
 # -- the write hook ------------------------------------------------------------------------
 
 
 class TrackedSession(Session):
-    """The sync session behind every ``AsyncSession`` of ``Database``: writes to tracked tables bump the revision."""
+    """The sync session behind every ``AsyncSession`` of ``Database``: writes to tracked tables bump the revision.
+
+    ``info["revision"]`` (set by ``Database``) is this process's ``StoreRevision``: once a transaction
+    that moved the revision commits, this process drops its caches at once, without waiting for a read.
+    """
 
 
 def _tracked(table: Any) -> bool:
     return getattr(table, "name", None) not in UNTRACKED_TABLES
 
 
+def _bump(session: Session) -> None:
+    session.connection().execute(_BUMP)
+    session.info["revision_moved"] = True
+
+
 @event.listens_for(TrackedSession, "before_flush")
 def _bump_on_flush(session: Session, _context: Any, _instances: Any) -> None:
     changed = chain(session.new, session.dirty, session.deleted)
     if any(_tracked(type(row).__table__) for row in changed):
-        session.connection().execute(_BUMP)
+        _bump(session)
 
 
 @event.listens_for(TrackedSession, "do_orm_execute")
 def _bump_on_bulk_write(state: ORMExecuteState) -> None:
     if (state.is_insert or state.is_update or state.is_delete) and _tracked(getattr(state.statement, "table", None)):
-        state.session.connection().execute(_BUMP)
+        _bump(state.session)
+
+
+@event.listens_for(TrackedSession, "after_commit")
+def _forget_own_changes(session: Session) -> None:
+    revision = session.info.get("revision")
+    if session.info.pop("revision_moved", False) and revision is not None:
+        revision.forget()
+
+
+@event.listens_for(TrackedSession, "after_rollback")
+def _nothing_moved(session: Session) -> None:
+    session.info.pop("revision_moved", None)
 
 
 # -- the read side -------------------------------------------------------------------------
@@ -123,9 +144,13 @@ class StoreRevision:
         self._last_applied = ticket
         if value != self._seen:
             self._seen = value
-            self.generation += 1
-            for cache in self._caches:
-                cache.clear()
+            self.forget()
+
+    def forget(self) -> None:
+        """This process committed a change: drop every cache now (the next read sees the change too)."""
+        self.generation += 1
+        for cache in self._caches:
+            cache.clear()
 
     async def close(self) -> None:
         await self._reader.close()

@@ -195,6 +195,23 @@ def test_a_request_reads_the_revision_once_and_other_tasks_read_their_own(databa
     run_with(database_url, work, processes=2)
 
 
+def test_this_process_sees_its_own_writes_at_once_even_inside_a_request(database_url):
+    async def work(s: Stores) -> None:
+        acme = await s.inventory.create_account(name="acme")
+        project = await s.inventory.create_project(account_id=acme.id, name="p")
+        user = await s.inventory.create_user(account_id=acme.id, name="u", password_hash="h")
+
+        async def request() -> tuple[bool, bool]:
+            await s.db.revision.begin_request()
+            before = (await s.inventory.identity(user_id=user.id, project_id=project.id))[0].enabled
+            await s.inventory.update_user(user.id, enabled=False)
+            return before, (await s.inventory.identity(user_id=user.id, project_id=project.id))[0].enabled
+
+        assert await asyncio.create_task(request()) == (True, False)
+
+    run_with(database_url, work)
+
+
 @pytest.mark.parametrize("entries", [3])
 def test_caches_are_bounded(tmp_path, entries):
     async def work() -> None:
