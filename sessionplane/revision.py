@@ -51,7 +51,7 @@ _READ = select(_table.c.value).where(_table.c.name == STORE)
 
 async def bump(session: AsyncSession) -> None:
     """Move the revision inside ``session``'s transaction (for writes to untracked tables that caches read)."""
-    _bump(session.sync_session)
+    await session.run_sync(_bump)
 
 
 # -- the write hook ------------------------------------------------------------------------

@@ -5,9 +5,9 @@
   says nothing about existence; the subject is a hash, so mistyped passwords in the name field
   are not kept.
 - Access keys (spec 5.2): more than 5 consecutive signature failures refuse the AK for 5 minutes;
-  a success resets the count (a count left alone for a day is forgotten). Only keys that exist are
-  counted: unknown keys have nothing to guess, so a flood of them writes nothing and cannot push a
-  locked key out.
+  a success resets the count, and a run of failures is forgotten a day after its first. Only keys
+  that exist are counted: unknown keys have nothing to guess, so a flood of them writes nothing and
+  cannot push a locked key out.
 
 Each failure is one atomic upsert, so concurrent failures on several replicas all count. Expired
 rows are pruned on every password failure: the table holds at most what the bounded password
