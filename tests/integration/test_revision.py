@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from sessionplane.audit.store import AuditStore
 from sessionplane.auth.lockout import Lockouts
@@ -20,7 +21,8 @@ from sessionplane.iam.store import IamStore
 from sessionplane.inventory.records import NodeSpec
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
-from sessionplane.revision import RevisionRow
+from sessionplane.revision import RevisionRow, bump
+from tests.databases import PG_ADMIN, postgres_database
 
 
 class Stores:
@@ -210,6 +212,50 @@ def test_this_process_sees_its_own_writes_at_once_even_inside_a_request(database
         assert await asyncio.create_task(request()) == (True, False)
 
     run_with(database_url, work)
+
+
+def test_the_revision_read_bypasses_sqlalchemy_and_sees_commits(database_url):
+    async def work(s: Stores) -> None:
+        sent: list[str] = []
+        event.listen(s.db.engine.sync_engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+        revision = s.db.revision
+        await revision.ensure_fresh()
+        generation = revision.generation
+        async with s.db.transaction() as session:
+            await bump(session)
+        sent.clear()
+        await revision.ensure_fresh()
+        assert revision.generation > generation
+        generation = revision.generation
+        for _ in range(3):
+            await revision.ensure_fresh()
+        assert (sent, revision.generation) == ([], generation)
+
+    run_with(database_url, work)
+
+
+@pytest.mark.postgres
+def test_a_broken_held_postgresql_connection_falls_back():
+    with postgres_database() as url:
+
+        async def work(s: Stores) -> None:
+            await s.db.revision.ensure_fresh()  # now holds its connection
+            generation = s.db.revision.generation
+            admin = await asyncpg.connect(PG_ADMIN)
+            try:
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    url.rsplit("/", 1)[1],
+                )
+            finally:
+                await admin.close()
+            await s.inventory.create_account(name="after-the-break")
+            await s.db.revision.ensure_fresh()
+            await s.db.revision.ensure_fresh()
+            assert s.db.revision.generation > generation
+
+        run_with(url, work)
 
 
 @pytest.mark.parametrize("entries", [3])
