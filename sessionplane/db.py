@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from sessionplane.private_files import SQLITE_SUFFIXES, private_dir, private_file, tighten
+from sessionplane.revision import StoreRevision, TrackedSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,7 +43,11 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Writes to tracked tables move the store revision that in-process caches follow (revision.py).
+        self.revision = StoreRevision(self.engine)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=TrackedSession, info={"revision": self.revision}
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -63,6 +68,7 @@ class Database:
             await connection.run_sync(_upgrade)
 
     async def dispose(self) -> None:
+        await self.revision.close()
         await self.engine.dispose()
 
 

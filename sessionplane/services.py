@@ -9,7 +9,8 @@ from sessionplane.audit import recovery
 from sessionplane.audit.store import AuditStore
 from sessionplane.audit.trail import AuditTrail
 from sessionplane.auth.authenticate import Authenticator
-from sessionplane.auth.lockout import Lockout
+from sessionplane.auth.lockout import LockoutRule, Lockouts
+from sessionplane.auth.passwords import Passwords
 from sessionplane.db import Database
 from sessionplane.health.probe import HealthProbe
 from sessionplane.health.registry import HealthRegistry
@@ -44,6 +45,8 @@ class Services:
     audit_store: AuditStore
     audit: AuditTrail
     nodes: NodeAdapter
+    passwords: Passwords
+    lockouts: Lockouts
     authenticator: Authenticator
     authorizer: Authorizer
     sessions: SessionService
@@ -80,6 +83,14 @@ class Services:
         )
         health = HealthRegistry(failures_before_abnormal=settings.probe_failures_before_abnormal)
         metrics.watch(FleetCollector(latest_samples=sampler.latest, health=health.snapshot))
+        lockouts = Lockouts(
+            db,
+            password_rule=LockoutRule(
+                locks_at=settings.password_lockout_failures,
+                window=timedelta(seconds=settings.password_lockout_window_seconds),
+                lock=timedelta(seconds=settings.password_lockout_seconds),
+            ),
+        )
         return cls(
             settings=settings,
             db=db,
@@ -89,11 +100,14 @@ class Services:
             audit_store=audit_store,
             audit=audit,
             nodes=nodes,
+            passwords=Passwords(concurrency=settings.password_hash_concurrency),
+            lockouts=lockouts,
             authenticator=Authenticator(
                 inventory=inventory,
                 iam=iam,
                 keyring=keyring,
-                lockout=Lockout(),
+                lockouts=lockouts,
+                revision=db.revision,
                 max_skew=timedelta(seconds=settings.sdk_date_max_skew_seconds),
             ),
             authorizer=authorizer,
@@ -145,4 +159,5 @@ class Services:
             await loop.stop()
         self.background.clear()
         await self.nodes.close()
+        self.passwords.close()
         await self.db.dispose()

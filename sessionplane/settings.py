@@ -35,6 +35,12 @@ class Settings(BaseSettings):
 
     token_ttl_seconds: int = Field(24 * 3600, gt=0)
     sdk_date_max_skew_seconds: int = Field(15 * 60, gt=0)
+    password_hash_concurrency: int = Field(
+        2, ge=1, le=64, description="Argon2 hashes at once (in threads, off the event loop); the rest queue."
+    )
+    password_lockout_failures: int = Field(5, ge=2, description="Wrong passwords for one user name that lock it.")
+    password_lockout_window_seconds: int = Field(15 * 60, gt=0, description="...counted within this window.")
+    password_lockout_seconds: int = Field(15 * 60, gt=0, description="How long the lock lasts.")
 
     own_client_name: str = Field("sessionplane", description="CLIENT SETNAME of our own node connections.")
     protected_client_names: list[str] = Field(

@@ -39,6 +39,8 @@ async def create_token(request: Request, svc: Svc, nocatalog: Annotated[bool, Qu
     login = await password_login(
         inventory=svc.inventory,
         keyring=svc.keyring,
+        passwords=svc.passwords,
+        lockouts=svc.lockouts,
         domain=identity.password.user.domain.name,
         user_name=identity.password.user.name,
         password=identity.password.user.password,

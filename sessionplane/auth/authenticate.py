@@ -2,6 +2,11 @@
 
 Two ways in (spec section 5): an X-Auth-Token, or an AK/SK signature (SDK-HMAC-SHA256). No HTTP
 framework here: the edge hands over a ``RequestView``.
+
+Credentials that parse are checked against the store through in-process caches: the request reads
+the store revision once (``StoreRevision.begin_request``) and a change made anywhere since the
+previous request (a disabled user, a new password, a deleted key) is seen at once. Requests
+without usable credentials cost no store access at all.
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sessionplane.auth import signing, tokens
-from sessionplane.auth.lockout import Lockout
+from sessionplane.auth.lockout import Lockouts
 from sessionplane.auth.principal import Principal
 from sessionplane.errors import AuthenticationFailed, TokenRevoked
 from sessionplane.iam.store import IamStore
 from sessionplane.inventory.records import Account, Project, User
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
+from sessionplane.revision import StoreRevision
 
 _PREFIX = "Incorrect IAM authentication information: "
 
@@ -46,14 +52,16 @@ class Authenticator:
         inventory: InventoryStore,
         iam: IamStore,
         keyring: Keyring,
-        lockout: Lockout,
+        lockouts: Lockouts,
+        revision: StoreRevision,
         max_skew: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._inventory = inventory
         self._iam = iam
         self._keyring = keyring
-        self._lockout = lockout
+        self._lockouts = lockouts
+        self._revision = revision
         self._max_skew = max_skew
         self._clock = clock
 
@@ -72,6 +80,7 @@ class Authenticator:
             raise AuthenticationFailed(_PREFIX + f"token expires, expires_at: {_iso(exc.expires_at)}") from None
         except tokens.TokenInvalid:
             raise AuthenticationFailed(_PREFIX + "decrypt token fail") from None
+        await self._revision.begin_request()
         found = await self._inventory.identity(user_id=claims.user_id, project_id=claims.project_id)
         if found is None or not found[0].enabled or found[0].credential_version != claims.credential_version:
             raise TokenRevoked("The token must be updated.")
@@ -82,19 +91,21 @@ class Authenticator:
             header = signing.parse_authorization(authorization)
         except signing.SignatureError:
             raise AuthenticationFailed(_PREFIX + "verify aksk signature fail") from None
-        if self._lockout.is_locked(header.access_key):
-            raise AuthenticationFailed(_PREFIX + "AK access failed to reach the limit, forbidden") from None
+        await self._revision.begin_request()
         key = await self._iam.access_key(header.access_key)
+        if key is None or key.secret is None:
+            # Unknown keys have nothing to brute-force: no failure is recorded for them.
+            raise AuthenticationFailed(_PREFIX + "verify aksk signature fail")
+        if await self._lockouts.access_key_locked(key.id):
+            raise AuthenticationFailed(_PREFIX + "AK access failed to reach the limit, forbidden")
         signed = signing.SignedRequest(request.method, request.path, request.query, request.headers, request.body)
         try:
-            if key is None or key.secret is None:
-                raise signing.SignatureError("bad_signature")
             signing.verify(signed, header, key.secret, now=self._clock(), max_skew=self._max_skew)
         except signing.SignatureError as exc:
-            self._lockout.record_failure(header.access_key)
+            await self._lockouts.access_key_failed(key.id)
             reason = "signature expired" if exc.reason == "expired" else "verify aksk signature fail"
             raise AuthenticationFailed(_PREFIX + reason) from None
-        self._lockout.record_success(header.access_key)
+        await self._lockouts.access_key_succeeded(key.id)
         project_id = request.headers.get("x-project-id") or request.path_project_id or ""
         found = await self._inventory.identity(user_id=key.user_id, project_id=project_id)
         if found is None:

@@ -12,8 +12,10 @@ what the official SDK (huaweicloudsdkcore) computes on the client:
   always ending in "/";
 - canonical query: (name, value) pairs sorted as given, each side encoded the same way;
 - canonical headers: "name:trimmed value" per signed header, each line ending in "\\n";
-- payload hash: sha256 of the body; the X-Sdk-Content-Sha256 header's value instead when it is
-  sent with a body (UNSIGNED-PAYLOAD); the hash of nothing for an empty body.
+- payload hash: sha256 of the body (the hash of nothing for an empty body). An
+  ``X-Sdk-Content-Sha256`` header counts only when it is itself signed and is ``UNSIGNED-PAYLOAD``
+  (as the SDK sends for non-JSON bodies) or the body's real hash: an unsigned or unchecked hash
+  header would let a captured signature carry another body.
 
 Signatures are compared in constant time, inside a freshness window around X-Sdk-Date.
 """
@@ -31,6 +33,8 @@ from urllib.parse import quote
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _EMPTY_HASH = hashlib.sha256(b"").hexdigest()
+_CONTENT_HASH_HEADER = "x-sdk-content-sha256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _AUTHORIZATION = re.compile(
     r"^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]{64})\s*$"
 )
@@ -98,10 +102,20 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def payload_hash(request: SignedRequest) -> str:
+def payload_hash(request: SignedRequest, signed_headers: Sequence[str]) -> str:
+    """The body's own hash, unless the client signed an ``X-Sdk-Content-Sha256`` that holds for it.
+
+    A signed header is taken as sent when it is ``UNSIGNED-PAYLOAD`` or the body's real hash; any
+    other value, or an unsigned header, is ignored, so a signature made over it fails to match.
+    """
     if not request.body:
         return _EMPTY_HASH
-    return _header(request.headers, "x-sdk-content-sha256") or hashlib.sha256(request.body).hexdigest()
+    actual = hashlib.sha256(request.body).hexdigest()
+    if _CONTENT_HASH_HEADER in signed_headers:
+        claimed = (_header(request.headers, _CONTENT_HASH_HEADER) or "").strip()
+        if claimed == UNSIGNED_PAYLOAD or claimed.lower() == actual:
+            return claimed
+    return actual
 
 
 def canonical_request(request: SignedRequest, signed_headers: Sequence[str]) -> str:
@@ -118,7 +132,7 @@ def canonical_request(request: SignedRequest, signed_headers: Sequence[str]) -> 
             canonical_query(request.query),
             "".join(lines),
             ";".join(signed_headers),
-            payload_hash(request),
+            payload_hash(request, signed_headers),
         ]
     )
 

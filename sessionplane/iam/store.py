@@ -2,6 +2,10 @@
 
 AK secret keys are stored encrypted with the keyring and returned decrypted only on the
 ``AccessKey`` record the authenticator verifies against.
+
+The two lookups of every request (``access_key``, ``effective_policies``) are cached in process
+and dropped whenever the store revision moves (``sessionplane.revision``): any write to these
+tables, from any process, moves it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ class IamStore:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self._db = db
         self._keyring = keyring
+        self._access_keys = db.revision.cache()
+        self._policies = db.revision.cache()
 
     # -- access keys -----------------------------------------------------------------------
 
@@ -38,6 +44,9 @@ class IamStore:
         return _access_key(row, secret=sk)
 
     async def access_key(self, ak: str) -> AccessKey | None:
+        return await self._access_keys.get(ak, lambda: self._load_access_key(ak))
+
+    async def _load_access_key(self, ak: str) -> AccessKey | None:
         async with self._db.sessions() as s:
             row = await s.get(AccessKeyRow, ak)
         return _access_key(row, secret=self._keyring.decrypt(row.secret_encrypted)) if row else None
@@ -146,6 +155,13 @@ class IamStore:
     ) -> list[tuple[str, str | None]]:
         """(policy name, account policy document or None for a system policy) granted to the user,
         directly or through a group, in this project or in every project."""
+        key = (account_id, user_id, project_id)
+        granted = await self._policies.get(key, lambda: self._load_policies(account_id, user_id, project_id))
+        return list(granted or ())
+
+    async def _load_policies(
+        self, account_id: str, user_id: str, project_id: str
+    ) -> tuple[tuple[str, str | None], ...]:
         async with self._db.sessions() as s:
             group_ids = list(await s.scalars(select(GroupMemberRow.group_id).where(GroupMemberRow.user_id == user_id)))
             principal = (PolicyAttachmentRow.principal_type == "user") & (PolicyAttachmentRow.principal_id == user_id)
@@ -163,12 +179,12 @@ class IamStore:
                 )
             )
             if not names:
-                return []
+                return ()
             rows = await s.scalars(
                 select(PolicyRow).where(PolicyRow.account_id == account_id, PolicyRow.name.in_(names))
             )
             documents = {r.name: r.document for r in rows}
-        return [(name, documents.get(name)) for name in sorted(names)]
+        return tuple((name, documents.get(name)) for name in sorted(names))
 
 
 def _access_key(row: AccessKeyRow, *, secret: str | None = None) -> AccessKey:

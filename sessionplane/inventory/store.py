@@ -4,6 +4,11 @@ Every lookup that a tenant reaches is scoped by project, so an ID of another pro
 "does not exist". Node credentials go in encrypted with the keyring and come out decrypted
 only on the ``Node`` record the node adapter uses.
 
+The lookups of every request (``identity``, ``instance``, ``instance_of_node``) are cached in
+process and dropped whenever the store revision moves (``sessionplane.revision``): any write to
+these tables, from any process, moves it, so a disabled user or a removed instance is refused by
+the next request.
+
 Raises: ``LookupError`` for unknown parents given by an operator, ``ValueError`` for duplicates.
 """
 
@@ -53,6 +58,8 @@ class InventoryStore:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self._db = db
         self._keyring = keyring
+        self._identities = db.revision.cache()
+        self._instances = db.revision.cache()
 
     # -- accounts and projects -------------------------------------------------------------
 
@@ -275,7 +282,10 @@ class InventoryStore:
         )
 
     async def instance(self, *, project_id: str, instance_id: str) -> Instance | None:
-        return await self._one_instance(InstanceRow.id == instance_id, InstanceRow.project_id == project_id)
+        return await self._instances.get(
+            ("instance", project_id, instance_id),
+            lambda: self._one_instance(InstanceRow.id == instance_id, InstanceRow.project_id == project_id),
+        )
 
     async def instance_any_project(self, instance_id: str) -> Instance | None:
         """Operator lookups (CLI) only: not scoped to a tenant."""
@@ -283,7 +293,10 @@ class InventoryStore:
 
     async def instance_of_node(self, *, project_id: str, node_id: str) -> Instance | None:
         owner = select(NodeRow.instance_id).where(NodeRow.id == node_id).scalar_subquery()
-        return await self._one_instance(InstanceRow.id == owner, InstanceRow.project_id == project_id)
+        return await self._instances.get(
+            ("node", project_id, node_id),
+            lambda: self._one_instance(InstanceRow.id == owner, InstanceRow.project_id == project_id),
+        )
 
     async def _one_instance(self, *conditions: ColumnElement[bool]) -> Instance | None:
         # One round trip with tags and nodes joined in: this runs on every session request.
@@ -293,7 +306,10 @@ class InventoryStore:
             return self._instance(row) if row else None
 
     async def identity(self, *, user_id: str, project_id: str) -> tuple[User, Account, Project] | None:
-        """A user with its account and a project of that account, in one round trip (authentication's hot path)."""
+        """A user with its account and a project of that account (authentication's hot path)."""
+        return await self._identities.get((user_id, project_id), lambda: self._load_identity(user_id, project_id))
+
+    async def _load_identity(self, user_id: str, project_id: str) -> tuple[User, Account, Project] | None:
         query = (
             select(UserRow, AccountRow, ProjectRow)
             .join(AccountRow, AccountRow.id == UserRow.account_id)

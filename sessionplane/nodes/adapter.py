@@ -151,9 +151,7 @@ def parse_hello(reply: Any) -> Capabilities:
     another shape (a proxy) reads as an unknown server, which gets no server-side filters."""
     if not isinstance(reply, list):
         return Capabilities("unknown", (0,))
-    fields = {
-        k.decode(): v.decode() for k, v in zip(reply[::2], reply[1::2], strict=False) if isinstance(v, bytes)
-    }
+    fields = {k.decode(): v.decode() for k, v in zip(reply[::2], reply[1::2], strict=False) if isinstance(v, bytes)}
     version = tuple(int(p) for p in re.findall(r"\d+", fields.get("version", "0"))[:3]) or (0,)
     return Capabilities(fields.get("server", "unknown"), version)
 

@@ -99,16 +99,49 @@ def test_agrees_with_the_official_sdk(method, segments, query, body):
     assert ours == signed.header_params["Authorization"]
 
 
-def test_unsigned_payload_header_is_honoured():
+def _verifies(request: SdkRequest, body: bytes) -> bool:
+    try:
+        verify(
+            as_received(request, [], body),
+            parse_authorization(request.header_params["Authorization"]),
+            SK,
+            now=datetime.now(UTC),
+        )
+    except SignatureError as exc:
+        assert exc.reason == "bad_signature"
+        return False
+    return True
+
+
+def test_the_sdks_unsigned_payload_is_accepted_as_signed():
+    """The SDK signs ``X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`` for non-JSON bodies; that choice is the client's."""
     body = b"binary"
     signed = sdk_signed("DELETE", "/v3/x/sessions", [], body, {"Content-Type": "application/octet-stream"})
     assert signed.header_params["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
-    verify(
-        as_received(signed, [], b"tampered too"),
-        parse_authorization(signed.header_params["Authorization"]),
-        SK,
-        now=datetime.now(UTC),
-    )
+    assert "x-sdk-content-sha256" in parse_authorization(signed.header_params["Authorization"]).signed_headers
+    assert _verifies(signed, body)
+
+
+def test_an_unsigned_content_hash_cannot_swap_the_body():
+    """A captured signed close, replayed with an unsigned hash header naming the original body, and a new body."""
+    original, swapped = b'{"is_all": false, "session_ids": ["1131"]}', b'{"is_all": true}'
+    signed = sdk_signed("DELETE", "/v3/p/redis/nodes/n/sessions", [], original, {})
+    assert "x-sdk-content-sha256" not in parse_authorization(signed.header_params["Authorization"]).signed_headers
+    for claimed in (hashlib.sha256(original).hexdigest(), "UNSIGNED-PAYLOAD"):
+        signed.header_params["X-Sdk-Content-Sha256"] = claimed
+        assert not _verifies(signed, swapped)
+        assert _verifies(signed, original)  # the header is ignored: the body's own hash is what was signed
+
+
+def test_a_signed_content_hash_must_be_the_bodys():
+    original, swapped = b'{"is_all": false, "session_ids": ["1131"]}', b'{"is_all": true}'
+    lying = sdk_signed("DELETE", "/v3/p/s", [], swapped, {"X-Sdk-Content-Sha256": hashlib.sha256(original).hexdigest()})
+    assert "x-sdk-content-sha256" in parse_authorization(lying.header_params["Authorization"]).signed_headers
+    assert not _verifies(lying, swapped)
+    for claimed in (hashlib.sha256(original).hexdigest(), hashlib.sha256(original).hexdigest().upper()):
+        honest = sdk_signed("DELETE", "/v3/p/s", [], original, {"X-Sdk-Content-Sha256": claimed})
+        assert _verifies(honest, original)
+        assert not _verifies(honest, swapped)
 
 
 @pytest.fixture
