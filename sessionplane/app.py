@@ -2,6 +2,7 @@
 
 RequestIdMiddleware (X-Request-Id, access log)
   -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances
+             | /sessionplane/v1/{project_id}/... fleet sessions, close rules, audit
      -> handler: parse -> authenticate+scope (deps.caller) -> look up -> authorize -> domain -> serialise
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
@@ -13,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from sessionplane.api import errors, fleet, instances, sessions, tokens
+from sessionplane.api import audit, errors, fleet, instances, rules, sessions, tokens
 from sessionplane.api.middleware import RequestIdMiddleware
 from sessionplane.services import Services
 from sessionplane.settings import Settings
@@ -25,6 +26,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
+        svc.start_background()
         try:
             yield
         finally:
@@ -38,7 +40,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = svc
     app.add_middleware(RequestIdMiddleware)
-    for router in (tokens.router, sessions.router, instances.router, fleet.router):
+    for router in (tokens.router, sessions.router, instances.router, fleet.router, rules.router, audit.router):
         app.include_router(router)
     errors.install(app)
     return app

@@ -13,6 +13,7 @@
     ├── KillSessionFailed       DBS.301077   the node answered, but closing failed there (or some nodes failed)
     ├── Throttled               APIG.0308    rate limited
     ├── TooManySessions         SP.0001      a close matches more sessions than the caller's expect_at_most
+    ├── RuleNotFound            SP.0101      no such close rule on this instance
     └── InternalError           DBS.200998   unexpected fault
 
 No HTTP here: the edge maps each class to a status in one table (``sessionplane.api.errors``).
@@ -91,6 +92,11 @@ class Throttled(SessionplaneError):
 class TooManySessions(SessionplaneError):
     code = "SP.0001"
     default_message = "More sessions match than expect_at_most; nothing was closed."
+
+
+class RuleNotFound(SessionplaneError):
+    code = "SP.0101"
+    default_message = "The close rule does not exist."
 
 
 class InternalError(SessionplaneError):

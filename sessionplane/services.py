@@ -15,7 +15,11 @@ from sessionplane.iam.store import IamStore
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
 from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.rules.scheduler import RuleScheduler
+from sessionplane.rules.service import RuleService
+from sessionplane.rules.store import RuleStore
 from sessionplane.sessions.fleet import FleetService
+from sessionplane.sessions.reconnects import ReconnectTracker
 from sessionplane.sessions.service import SessionService
 from sessionplane.settings import Settings
 
@@ -34,6 +38,10 @@ class Services:
     authorizer: Authorizer
     sessions: SessionService
     fleet: FleetService
+    reconnects: ReconnectTracker
+    rule_store: RuleStore
+    rules: RuleService
+    scheduler: RuleScheduler
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -45,7 +53,10 @@ class Services:
         audit = AuditTrail(audit_store)
         nodes = NodeAdapter(settings)
         authorizer = Authorizer(iam=iam, audit=audit, region=settings.region)
-        sessions = SessionService(nodes=nodes, audit=audit, settings=settings)
+        reconnects = ReconnectTracker(nodes=nodes, audit=audit_store, settings=settings)
+        sessions = SessionService(nodes=nodes, audit=audit, settings=settings, reconnects=reconnects)
+        rule_store = RuleStore(db)
+        rules = RuleService(store=rule_store, inventory=inventory, sessions=sessions, audit=audit, settings=settings)
         return cls(
             settings=settings,
             db=db,
@@ -67,11 +78,21 @@ class Services:
             fleet=FleetService(
                 sessions=sessions, inventory=inventory, authorizer=authorizer, audit=audit, settings=settings
             ),
+            reconnects=reconnects,
+            rule_store=rule_store,
+            rules=rules,
+            scheduler=RuleScheduler(store=rule_store, rules=rules, settings=settings),
         )
 
     async def start(self) -> None:
         await self.db.migrate()
 
+    def start_background(self) -> None:
+        """The serving process's loops (the CLI builds the same services without them)."""
+        self.scheduler.start()
+
     async def close(self) -> None:
+        await self.scheduler.stop()
+        await self.reconnects.close()
         await self.nodes.close()
         await self.db.dispose()

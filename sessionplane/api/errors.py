@@ -30,6 +30,7 @@ STATUS: dict[type[e.SessionplaneError], int] = {
     e.KillSessionFailed: 400,
     e.Throttled: 429,
     e.TooManySessions: 409,
+    e.RuleNotFound: 404,
     e.InternalError: 500,
 }
 _GATEWAY_ERRORS = (e.AuthenticationFailed, e.TokenRevoked, e.Throttled)

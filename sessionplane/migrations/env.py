@@ -4,7 +4,8 @@ from alembic import context
 
 import sessionplane.audit.tables
 import sessionplane.iam.tables
-import sessionplane.inventory.tables  # noqa: F401  (each module registers its tables on Base.metadata)
+import sessionplane.inventory.tables
+import sessionplane.rules.tables  # noqa: F401  (each module registers its tables on Base.metadata)
 from sessionplane.schema import Base
 
 connection = context.config.attributes["connection"]
