@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sessionplane.audit.records import AuditFilter
+from sessionplane.audit.records import AuditEvent, AuditFilter
 from sessionplane.auth.passwords import hash_password
 from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_settings, run
@@ -324,6 +324,9 @@ def audit_list(
     since: Annotated[datetime | None, typer.Option(help="ISO time, UTC")] = None,
     until: Annotated[datetime | None, typer.Option(help="ISO time, UTC")] = None,
     user: Annotated[str | None, typer.Option("--user")] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="user:<name>, rule:<id>, cli:<os user>; rule:* for all rules")
+    ] = None,
     instance: Annotated[str | None, typer.Option("--instance")] = None,
     outcome: Annotated[str | None, typer.Option(help="succeeded, partial, failed, denied, pending")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
@@ -337,6 +340,7 @@ def audit_list(
         since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
         until=until.replace(tzinfo=until.tzinfo or UTC) if until else None,
         user_name=user,
+        actor=actor,
         instance_id=instance,
         outcome=outcome,
         limit=limit,
@@ -352,7 +356,7 @@ def audit_list(
             json.dumps([{**e.__dict__, "at": e.at.isoformat(), "node_results": list(e.node_results)} for e in events])
         )
         return
-    table = Table("time (UTC)", "outcome", "user", "action", "instance / node", "per node", "request id")
+    table = Table("time (UTC)", "outcome", "actor", "action", "instance / node", "per node", "reconnects", "request id")
     for e in events:
         per_node = "; ".join(
             f"{r.get('node_id', '')[:8]}: " + (f"closed {r['closed']}" if "closed" in r else str(r.get("error_code")))
@@ -361,10 +365,18 @@ def audit_list(
         table.add_row(
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
             e.outcome,
-            e.user_name or "",
+            e.actor or e.user_name or "",
             e.action.split(":")[-1],
             f"{e.instance_id or ''}\n{e.node_id or ''}".strip(),
             per_node,
+            _reconnects(e),
             e.request_id,
         )
     console.print(table)
+
+
+def _reconnects(event: AuditEvent) -> str:
+    """Closed and came back (``closed 40, 37 came back``), once reconnect tracking has counted."""
+    if event.closed is None or event.reconnected is None:
+        return ""
+    return f"closed {event.closed}, {event.reconnected} came back"

@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from sessionplane.app import create_app
-from sessionplane.cli import identity, inventory, sessions
+from sessionplane.cli import identity, inventory, rules, sessions
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
 from sessionplane.services import Services
 
@@ -22,6 +22,7 @@ app.add_typer(identity.groups, name="group")
 app.add_typer(identity.policies, name="policy")
 app.add_typer(identity.access_keys, name="ak")
 app.add_typer(identity.audit, name="audit")
+app.add_typer(rules.app, name="rules")
 keys = typer.Typer(help="The keyring that encrypts secrets at rest and signs tokens.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 

@@ -93,10 +93,15 @@ def close(
         int | None, typer.Option("--min-idle", min=0, help="Only sessions idle this many seconds")
     ] = None,
     addr_prefix: Annotated[str | None, typer.Option("--addr-prefix")] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch/--no-watch", help="Then wait reconnect_window_seconds and count who came back")
+    ] = True,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Close sessions: the given IDs on --node, or every client session (of --node, or of every node)."""
+    settings = load_settings(data_dir, database_url)
+    window = settings.reconnect_window_seconds
     if session_id and node is None:
         raise typer.BadParameter("--id needs --node")
 
@@ -106,8 +111,15 @@ def close(
             session_ids=tuple(session_id) if session_id else None,
             match=parse_criteria({"min_idle_seconds": min_idle, "addr_prefix": addr_prefix}),
         )
+        total = 0
         for n in target_nodes(found, node):
             closed = await s.sessions.close_node(meta=_operator(found), instance=found, node=n, selector=selector)
             console.print(f"{n.name} {n.id}: closed {closed}")
+            total += closed
+        if watch and total:
+            console.print(f"watching for reconnects for {window:g} s (the close is done; Ctrl-C stops watching)")
+        if watch:  # without it, the audit records keep reconnected null: the process ends before the window
+            back = await s.reconnects.drain()
+            console.print(f"closed {total}, {back} came back within {window:g} s")
 
-    run(load_settings(data_dir, database_url), work)
+    run(settings, work)
