@@ -17,6 +17,10 @@ def test_openapi_lists_every_endpoint_with_its_parameters(service):
         "/sessionplane/v1/{project_id}/sessions/search",
         "/sessionplane/v1/{project_id}/sessions/summary",
         "/sessionplane/v1/{project_id}/sessions/close",
+        "/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules",
+        "/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}",
+        "/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}/runs",
+        "/sessionplane/v1/{project_id}/audit",
     }
     node = paths["/v3/{project_id}/redis/nodes/{node_id}/sessions"]
     assert set(node) == {"get", "delete"}
@@ -35,3 +39,16 @@ def test_openapi_lists_every_endpoint_with_its_parameters(service):
 def test_interactive_docs(service):
     response = httpx.get(f"{service.url}/docs")
     assert response.status_code == 200 and "swagger" in response.text.lower()
+
+
+def test_rule_and_audit_routes_are_described(service):
+    paths = httpx.get(f"{service.url}/openapi.json").json()["paths"]
+    rules = "/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules"
+    assert set(paths[rules]) == {"get", "post"} and set(paths[rules + "/{rule_id}"]) == {"get", "patch", "delete"}
+    body = paths[rules]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["interval_seconds"]["minimum"] == 10 and body["properties"]["mode"]["enum"] == [
+        "report",
+        "enforce",
+    ]
+    audit = {p["name"] for p in paths["/sessionplane/v1/{project_id}/audit"]["get"]["parameters"]}
+    assert {"since", "until", "outcome", "actor", "instance_id", "offset", "limit"} <= audit

@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
 from sessionplane.audit.records import AuditFilter
-from sessionplane.db import Database
+from sessionplane.audit.store import AuditStore
+from sessionplane.db import MIGRATIONS, Database
 from sessionplane.rules.model import NodeRun, RuleRun
 from sessionplane.rules.store import RuleStore
 from sessionplane.schema import Base, utcnow
@@ -49,6 +53,34 @@ def test_the_schema_the_migrations_build_is_the_models(database_url, keyring):
             )
 
     assert run(_with(database_url, keyring, work)) == []
+
+
+def test_the_migration_names_the_actor_of_records_written_before_actors(database_url):
+    def upgrade_to(connection, revision: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async def work() -> list:
+        db = Database(database_url)
+        try:
+            async with db.engine.begin() as connection:
+                await connection.run_sync(upgrade_to, "0001")
+                for n, user in enumerate(("alice", "cli:root", None)):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO audit_events (id, at, request_id, user_name, project_id, action, parameters, "
+                            "outcome, node_results) VALUES (:id, :at, 'r', :user, 'p', 'a', '{}', 'succeeded', '[]')"
+                        ),
+                        {"id": f"e{n}", "at": utcnow() - timedelta(minutes=n), "user": user},
+                    )
+            await db.migrate()
+            return await AuditStore(db).events(account_id=None)
+        finally:
+            await db.dispose()
+
+    assert [e.actor for e in run(work())] == ["user:alice", "cli:root", None]
 
 
 def test_rules_are_scoped_to_their_project_and_instance(database_url, keyring):
