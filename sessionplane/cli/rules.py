@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_settings, run
@@ -95,16 +96,16 @@ def list_rules(
 
     table = Table("id", "name", "mode", "every", "max/run", "enabled", "match", "exclude")
     for r in run(load_settings(data_dir, database_url), work):
-        enabled = "yes" if r.enabled else f"no: {r.disabled_reason}" if r.disabled_reason else "no"
+        enabled = "yes" if r.enabled else escape(f"no: {r.disabled_reason}") if r.disabled_reason else "no"
         table.add_row(
             r.id,
-            r.name,
+            escape(r.name),
             r.mode,
             f"{r.interval_seconds}s",
             str(r.max_per_run),
             enabled,
-            json.dumps(dict(r.match)),
-            json.dumps(dict(r.exclude)) if r.exclude else "",
+            escape(json.dumps(dict(r.match))),
+            escape(json.dumps(dict(r.exclude))) if r.exclude else "",
         )
     console.print(table)
 
@@ -121,11 +122,13 @@ def show(rule_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = Non
 
     rule, runs = run(settings, work)
     state = "enabled" if rule.enabled else f"disabled ({rule.disabled_reason or 'by an operator'})"
-    console.print(f"[bold]{rule.name}[/bold] {rule.id} on instance {rule.instance_id}: {rule.mode}, {state}")
+    console.print(
+        f"[bold]{escape(rule.name)}[/bold] {rule.id} on instance {rule.instance_id}: {rule.mode}, {escape(state)}"
+    )
     console.print(
         f"every {rule.interval_seconds} s, at most {rule.max_per_run} per run; next run {rule.next_run_at:%c}"
     )
-    console.print(f"match {json.dumps(dict(rule.match))}  exclude {json.dumps(dict(rule.exclude))}")
+    console.print(escape(f"match {json.dumps(dict(rule.match))}  exclude {json.dumps(dict(rule.exclude))}"))
     for r in runs:
         console.print(f"  {r.started_at:%Y-%m-%d %H:%M:%S}  {describe(r, settings.reconnect_window_seconds)}")
 

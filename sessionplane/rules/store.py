@@ -72,7 +72,8 @@ class RuleStore:
             return [_rule(r) for r in rows], int(total or 0)
 
     async def update(self, rule_id: str, changes: Mapping[str, Any]) -> Rule | None:
-        """Apply ``changes``. Enabling clears the disabled reason and makes the rule due at once."""
+        """Apply ``changes``. Enabling clears the disabled reason and makes the rule due at once; a shorter
+        interval brings the next run closer (it is never further away than one new interval)."""
         async with self._db.transaction() as s:
             row = await s.get(CloseRuleRow, rule_id)
             if row is None:
@@ -83,6 +84,8 @@ class RuleStore:
             if changes.get("enabled") is True:
                 row.disabled_reason = None
                 row.next_run_at = now
+            elif "interval_seconds" in changes:
+                row.next_run_at = min(row.next_run_at, now + timedelta(seconds=row.interval_seconds))
             row.updated_at = now
         return _rule(row)
 

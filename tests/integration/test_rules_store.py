@@ -114,6 +114,10 @@ def test_update_enable_and_disable(database_url, keyring):
         changed = await rules.update(rule.id, {"mode": "enforce", "enabled": True})
         assert changed and changed.mode == "enforce" and changed.enabled and changed.disabled_reason is None
         assert changed.next_run_at < later and changed.updated_at >= rule.updated_at  # enabling makes it due
+        far = utcnow() + timedelta(hours=5)
+        await rules.update(rule.id, {"next_run_at": far})
+        shorter = await rules.update(rule.id, {"interval_seconds": 10})
+        assert shorter and shorter.next_run_at <= utcnow() + timedelta(seconds=10)
         assert await rules.update("missing", {"mode": "report"}) is None
 
     run(_with(database_url, keyring, work))
