@@ -32,6 +32,14 @@ class RawSession:
         source = (source_ip, 0) if source_ip else None
         self.sock = socket.create_connection((server.host, server.port), source_address=source)
         self._buffer = b""
+        self.name = name
+        try:
+            self._handshake(server, name=name, db=db, user=user, password=password)
+        except BaseException:
+            self.sock.close()  # a session closed during its handshake leaves no open socket behind
+            raise
+
+    def _handshake(self, server: RedisServer, *, name: str | None, db: int, user: str | None, password: str | None):
         secret = password if password is not None else server.password
         if secret:
             self.call(*(("AUTH", user, secret) if user else ("AUTH", secret)))
@@ -40,7 +48,6 @@ class RawSession:
         if db:
             self.call("SELECT", db)
         self.id = int(self.call("CLIENT", "ID"))
-        self.name = name
 
     @property
     def addr(self) -> str:
