@@ -9,8 +9,8 @@ HttpMetricsMiddleware (requests by route template)
   -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances | /docs
              | /sessionplane/v1/{project_id}/sessions/search|summary|close
              | /sessionplane/v1/{project_id}/instances (account admin: adopt by discovery)
-             | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth
-             | /metrics /healthz /readyz
+             | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth|close-rules
+             | /sessionplane/v1/{project_id}/audit | /metrics /healthz /readyz
      -> handler: authenticate+scope (deps.caller / deps.closer) -> parse -> look up -> authorize -> domain -> serialise
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
@@ -25,6 +25,7 @@ from starlette.middleware import Middleware
 
 from sessionplane.api import (
     admin,
+    audit,
     docs,
     errors,
     fleet,
@@ -33,6 +34,8 @@ from sessionplane.api import (
     instances,
     openapi,
     ops,
+    rules,
+    rules_schemas,
     schemas,
     sessions,
     tokens,
@@ -77,10 +80,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         ],
     )
     app.state.services = svc
-    routers = (tokens, sessions, instances, fleet, history, admin, ops, docs)
+    routers = (tokens, sessions, instances, fleet, history, rules, audit, admin, ops, docs)
     for router in (r.router for r in routers):
         app.include_router(router)
     docs.mount_assets(app)
-    openapi.install(app, body_models=(*schemas.BODY_MODELS, *fleet_schemas.BODY_MODELS))
+    openapi.install(app, body_models=(*schemas.BODY_MODELS, *fleet_schemas.BODY_MODELS, *rules_schemas.BODY_MODELS))
     errors.install(app)
     return app

@@ -15,6 +15,7 @@
     ├── TooManySessions         SP.0001      a close matches more sessions than the caller's expect_at_most
     ├── PayloadTooLarge         APIG.0201    the request body is over the size limit
     ├── RequestTimeout          APIG.0201    the request body did not arrive in time
+    ├── RuleNotFound            SP.0101      no such close rule on this instance
     └── InternalError           DBS.200998   unexpected fault
 
 No HTTP here: the edge maps each class to a status in one table (``sessionplane.api.errors``).
@@ -103,6 +104,11 @@ class PayloadTooLarge(SessionplaneError):
 class RequestTimeout(SessionplaneError):
     code = "APIG.0201"  # the gateway's "API request error" family; Huawei publishes no code for a slow body
     default_message = "Request timeout: the request body did not arrive in time."
+
+
+class RuleNotFound(SessionplaneError):
+    code = "SP.0101"
+    default_message = "The close rule does not exist."
 
 
 class InternalError(SessionplaneError):

@@ -33,7 +33,17 @@ from sessionplane.schema import Base
 
 STORE = "store"
 # Append-only, or written on paths that bump explicitly (AK lockouts), or the counter itself.
-UNTRACKED_TABLES = frozenset({"audit_events", "auth_lockouts", "revisions", "session_samples", "session_rollups"})
+UNTRACKED_TABLES = frozenset(
+    {
+        "audit_events",
+        "auth_lockouts",
+        "revisions",
+        "session_samples",
+        "session_rollups",
+        "close_rules",
+        "close_rule_runs",
+    }
+)
 
 V = TypeVar("V")
 

@@ -29,8 +29,12 @@ from sessionplane.nodes.discovery import TopologyReader
 from sessionplane.ops.metrics import FleetCollector, Metrics
 from sessionplane.ops.periodic import Periodic
 from sessionplane.ops.readiness import Readiness
+from sessionplane.rules.scheduler import RuleScheduler
+from sessionplane.rules.service import RuleService
+from sessionplane.rules.store import RuleStore
 from sessionplane.schema import utcnow
 from sessionplane.sessions.fleet import FleetService
+from sessionplane.sessions.reconnects import ReconnectTracker
 from sessionplane.sessions.service import SessionService
 from sessionplane.settings import Settings
 
@@ -59,6 +63,10 @@ class Services:
     sampler: Sampler
     health: HealthRegistry
     probe: HealthProbe
+    reconnects: ReconnectTracker
+    rule_store: RuleStore
+    rules: RuleService
+    scheduler: RuleScheduler
     background: list[Periodic] = field(default_factory=list)
 
     @classmethod
@@ -71,7 +79,10 @@ class Services:
         audit = AuditTrail(audit_store)
         nodes = NodeAdapter(settings)
         authorizer = Authorizer(iam=iam, audit=audit, region=settings.region)
-        sessions = SessionService(nodes=nodes, audit=audit, settings=settings)
+        reconnects = ReconnectTracker(nodes=nodes, audit=audit_store, settings=settings)
+        sessions = SessionService(nodes=nodes, audit=audit, settings=settings, reconnects=reconnects)
+        rule_store = RuleStore(db)
+        rules = RuleService(store=rule_store, inventory=inventory, sessions=sessions, audit=audit, settings=settings)
         metrics = Metrics()
         history_store = HistoryStore(db)
         sampler = Sampler(
@@ -125,6 +136,10 @@ class Services:
             probe=HealthProbe(
                 inventory=inventory, nodes=nodes, statuses=NodeStatusStore(db), registry=health, settings=settings
             ),
+            reconnects=reconnects,
+            rule_store=rule_store,
+            rules=rules,
+            scheduler=RuleScheduler(store=rule_store, rules=rules, settings=settings),
         )
 
     async def start(self) -> None:
@@ -132,8 +147,9 @@ class Services:
         await recovery.mark_interrupted(self.audit_store, limit=recovery.close_time_limit(self.settings))
 
     def start_background(self) -> None:
-        """The serving process's loops: health probe and sampler (each off at 0 s), history roll-up and retention,
-        the sweep of interrupted closes, discovery refresh (off unless configured)."""
+        """The serving process's loops (the CLI builds the same services without them): health probe, sampler
+        and close-rule scheduler (each off at 0 s), history roll-up and retention, the sweep of interrupted
+        closes, discovery refresh (off unless configured)."""
         s = self.settings
         loops = []
         if s.probe_interval_seconds:
@@ -143,6 +159,8 @@ class Services:
         loops.append(Periodic("history-maintenance", 60.0, self._maintain_history))  # retention holds either way
         sweep = min(recovery.close_time_limit(s).total_seconds(), 60.0)
         loops.append(Periodic("audit-recovery", sweep, lambda: recovery.mark_old_enough(self.audit_store, s)))
+        if s.rule_tick_seconds:
+            loops.append(Periodic("close-rules", s.rule_tick_seconds, self.scheduler.tick))
         if s.discovery_refresh_interval_seconds:
             loops.append(
                 Periodic("discovery-refresh", s.discovery_refresh_interval_seconds, self.discovery.refresh_all)
@@ -158,6 +176,7 @@ class Services:
         for loop in self.background:
             await loop.stop()
         self.background.clear()
+        await self.reconnects.close()
         await self.nodes.close()
         self.passwords.close()
         await self.db.dispose()

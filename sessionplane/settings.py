@@ -100,6 +100,16 @@ class Settings(BaseSettings):
         gt=0,
         description="A close pending longer than this is marked interrupted; default: derived from the node timeouts.",
     )
+    reconnect_window_seconds: float = Field(
+        30.0, ge=0, le=86400, description="After a close, look at the nodes again this much later to count reconnects."
+    )
+    rule_tick_seconds: float = Field(
+        1.0, ge=0, description="How often the serving process looks for due close rules (0: the scheduler is off)."
+    )
+    rule_lease_seconds: float = Field(
+        300.0, gt=0, description="A replica running a rule holds it this long at most (then another may take over)."
+    )
+    rule_run_retention_days: float = Field(30.0, gt=0, description="Close-rule runs older than this are pruned.")
 
     log_level: str = "INFO"
 

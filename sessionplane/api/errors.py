@@ -34,6 +34,7 @@ STATUS: dict[type[e.SessionplaneError], int] = {
     e.TooManySessions: 409,
     e.PayloadTooLarge: 413,
     e.RequestTimeout: 408,
+    e.RuleNotFound: 404,
     e.InternalError: 500,
 }
 _GATEWAY_ERRORS = (e.AuthenticationFailed, e.TokenRevoked, e.Throttled, e.PayloadTooLarge, e.RequestTimeout)

@@ -36,6 +36,9 @@ class AuditEvent:
     outcome: str
     error_code: str | None
     node_results: tuple[Mapping[str, object], ...]
+    actor: str | None = None
+    closed: int | None = None
+    reconnected: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,6 @@ class AuditFilter:
     instance_id: str | None = None
     outcome: str | None = None
     limit: int = 100
+    project_id: str | None = None
+    actor: str | None = None  # exact, or a prefix ending in "*" ("rule:*")
+    offset: int = 0

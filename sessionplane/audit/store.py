@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from sessionplane import ids
 from sessionplane.audit.records import AuditEvent, AuditFilter, Outcome
@@ -35,6 +35,12 @@ class AuditStore:
             row.outcome = outcome
             row.error_code = error_code
             row.node_results = [dict(r) for r in node_results]
+            row.closed = _closed(row.node_results) if row.node_results else None
+
+    async def set_reconnected(self, event_id: str, count: int) -> None:
+        """Reconnect tracking's answer, once its window has passed."""
+        async with self._db.transaction() as s:
+            await s.execute(update(AuditEventRow).where(AuditEventRow.id == event_id).values(reconnected=count))
 
     async def mark_interrupted(self, *, begun_before: datetime) -> list[str]:
         """Pending records begun before ``begun_before`` become ``interrupted``; returns their IDs.
@@ -50,24 +56,48 @@ class AuditStore:
             return list(await s.scalars(marked))
 
     async def events(self, *, account_id: str | None, where: AuditFilter = AuditFilter()) -> list[AuditEvent]:
-        query = select(AuditEventRow).order_by(AuditEventRow.at.desc()).limit(where.limit)
-        conditions: list[Any] = []
-        if account_id is not None:
-            conditions.append(AuditEventRow.account_id == account_id)
-        if where.since:
-            conditions.append(AuditEventRow.at >= where.since)
-        if where.until:
-            conditions.append(AuditEventRow.at <= where.until)
-        for column, value in (
-            (AuditEventRow.user_name, where.user_name),
-            (AuditEventRow.instance_id, where.instance_id),
-            (AuditEventRow.outcome, where.outcome),
-        ):
-            if value is not None:
-                conditions.append(column == value)
+        query = select(AuditEventRow).order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc())
+        query = query.where(*_conditions(account_id, where)).offset(where.offset).limit(where.limit)
         async with self._db.sessions() as s:
-            rows = await s.scalars(query.where(*conditions))
+            rows = await s.scalars(query)
             return [_event(r) for r in rows]
+
+    async def count(self, *, account_id: str | None, where: AuditFilter = AuditFilter()) -> int:
+        query = select(func.count()).select_from(AuditEventRow).where(*_conditions(account_id, where))
+        async with self._db.sessions() as s:
+            return int(await s.scalar(query) or 0)
+
+
+def _conditions(account_id: str | None, where: AuditFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if account_id is not None:
+        conditions.append(AuditEventRow.account_id == account_id)
+    if where.since:
+        conditions.append(AuditEventRow.at >= where.since)
+    if where.until:
+        conditions.append(AuditEventRow.at <= where.until)
+    for column, value in (
+        (AuditEventRow.user_name, where.user_name),
+        (AuditEventRow.instance_id, where.instance_id),
+        (AuditEventRow.outcome, where.outcome),
+        (AuditEventRow.project_id, where.project_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if where.actor is not None:
+        conditions.append(_actor_condition(where.actor))
+    return conditions
+
+
+def _actor_condition(actor: str) -> ColumnElement[bool]:
+    if not actor.endswith("*"):
+        return AuditEventRow.actor == actor
+    prefix = actor[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return AuditEventRow.actor.like(prefix + "%", escape="\\")
+
+
+def _closed(node_results: Sequence[Mapping[str, Any]]) -> int:
+    return sum(int(r.get("closed", 0) or 0) for r in node_results)
 
 
 def _event(row: AuditEventRow) -> AuditEvent:
@@ -88,4 +118,7 @@ def _event(row: AuditEventRow) -> AuditEvent:
         outcome=row.outcome,
         error_code=row.error_code,
         node_results=tuple(row.node_results or ()),
+        actor=row.actor,
+        closed=row.closed if row.closed is not None else (_closed(row.node_results) if row.node_results else None),
+        reconnected=row.reconnected,
     )

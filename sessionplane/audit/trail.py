@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessionplane.audit.store import AuditStore
-from sessionplane.auth.principal import RequestMeta
+from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.errors import InternalError
 
 log = logging.getLogger(__name__)
@@ -66,4 +66,13 @@ class AuditTrail:
             "node_id": subject.node_id,
             "parameters": dict(subject.parameters),
             "node_results": [],
+            "actor": actor_of(p),
         }
+
+
+def actor_of(principal: Principal) -> str:
+    """Who acted, as the audit shows it: ``user:<name>``; the CLI and rules name themselves (``cli:<os user>``,
+    ``rule:<id>``) in ``user_name``."""
+    if principal.method in ("cli", "rule"):
+        return principal.user_name
+    return f"user:{principal.user_name}"

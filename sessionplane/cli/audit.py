@@ -24,6 +24,9 @@ def audit_list(
     since: Annotated[datetime | None, typer.Option(help="From this time (ISO 8601; UTC unless it says)")] = None,
     until: Annotated[datetime | None, typer.Option(help="Up to this time (ISO 8601; UTC unless it says)")] = None,
     user: Annotated[str | None, typer.Option("--user", help="User name (cli:<os user> for CLI closes)")] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="user:<name>, rule:<id>, cli:<os user>; a trailing * for a prefix")
+    ] = None,
     instance: Annotated[str | None, typer.Option("--instance", help="Instance ID")] = None,
     outcome: Annotated[Outcome | None, typer.Option(help="Only records with this outcome")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many records, newest first")] = 100,
@@ -40,6 +43,7 @@ def audit_list(
         since=_utc(since),
         until=_utc(until),
         user_name=user,
+        actor=actor,
         instance_id=instance,
         outcome=outcome.value if outcome else None,
         limit=limit,
@@ -53,7 +57,7 @@ def audit_list(
     if as_json:
         print_json([_json(e) for e in events])
         return
-    headers = ["time (UTC)", "outcome", "user", "action", "instance / node", "per node", "request id"]
+    headers = ["time (UTC)", "outcome", "actor", "action", "instance / node", "per node", "reconnects", "request id"]
     print_table(headers, [_row(e) for e in events])
 
 
@@ -81,9 +85,17 @@ def _row(e: AuditEvent) -> list[str]:
     return [
         e.at.strftime("%Y-%m-%d %H:%M:%S"),
         e.outcome,
-        e.user_name or "",
+        e.actor or e.user_name or "",
         e.action.split(":")[-1],
         f"{e.instance_id or ''}\n{e.node_id or ''}".strip(),
         per_node,
+        _reconnects(e),
         e.request_id,
     ]
+
+
+def _reconnects(event: AuditEvent) -> str:
+    """Closed and came back (``closed 40, 37 came back``), once reconnect tracking has counted."""
+    if event.closed is None or event.reconnected is None:
+        return ""
+    return f"closed {event.closed}, {event.reconnected} came back"

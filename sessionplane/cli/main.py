@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from sessionplane.cli import audit, discovery, identity, inventory, policies, sessions
+from sessionplane.cli import audit, discovery, identity, inventory, policies, rules, sessions
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
 from sessionplane.keyring import Keyring
 from sessionplane.services import Services
@@ -24,6 +24,7 @@ app.add_typer(identity.groups, name="group")
 app.add_typer(policies.policies, name="policy")
 app.add_typer(identity.access_keys, name="ak")
 app.add_typer(audit.audit, name="audit")
+app.add_typer(rules.app, name="rules")
 keys = typer.Typer(help="The keyring that encrypts secrets at rest and signs tokens.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 

@@ -42,6 +42,11 @@ async def operator(services: Services, instance: Instance) -> Principal:
     )
 
 
+async def operator_meta(services: Services, instance: Instance) -> RequestMeta:
+    """The operator at this terminal, for one audited change (its own request id)."""
+    return RequestMeta(request_id=uuid.uuid4().hex, principal=await operator(services, instance))
+
+
 @app.command("list")
 def list_sessions(
     instance: InstanceOpt,
@@ -137,10 +142,15 @@ def close(
     addr_prefix: Annotated[
         str | None, typer.Option("--addr-prefix", help="Only sessions whose ip:port starts with this")
     ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch/--no-watch", help="Then wait reconnect_window_seconds and count who came back")
+    ] = True,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Close sessions: the given IDs on --node, or every client session (of --node, or of every node)."""
+    settings = load_settings(data_dir, database_url)
+    window = settings.reconnect_window_seconds
     if session_id and node is None:
         raise typer.BadParameter("--id needs --node")
 
@@ -151,9 +161,16 @@ def close(
             session_ids=tuple(session_id) if session_id else None,
             match=parse_criteria({"min_idle_seconds": min_idle, "addr_prefix": addr_prefix}),
         )
+        total = 0
         for n in target_nodes(found, node):
             meta = RequestMeta(request_id=uuid.uuid4().hex, principal=principal)  # one audit record per node
             closed = await s.sessions.close_node(meta=meta, instance=found, node=n, selector=selector)
             console.print(f"{n.name} {n.id}: closed {closed}", markup=False)
+            total += closed
+        if watch and total:
+            console.print(f"watching for reconnects for {window:g} s (the close is done; Ctrl-C stops watching)")
+        if watch:  # without it, the audit records keep reconnected null: the process ends before the window
+            back = await s.reconnects.drain()
+            console.print(f"closed {total}, {back} came back within {window:g} s")
 
-    run(load_settings(data_dir, database_url), work)
+    run(settings, work)

@@ -55,6 +55,24 @@ curl -s -X DELETE {auth} -H 'Content-Type: application/json' \\
   '{e}/v3/{p}/redis/nodes/{n}/sessions' -d '{{"is_all": true}}'
 # close every client session of every node of the instance
 curl -s -X DELETE {auth} '{e}/v3/{p}/instances/{i}/sessions'
+# the instance's close rules, and the demo rule's runs (newest first; one a minute)
+curl -s {auth} '{e}/sessionplane/v1/{p}/instances/{i}/close-rules'
+curl -s {auth} '{e}/sessionplane/v1/{p}/instances/{i}/close-rules/{state.rule_id}/runs?limit=5'
+# the audit trail: closes with how many came back, rule changes and runs, newest first
+curl -s {auth} '{e}/sessionplane/v1/{p}/audit?limit=5'
+"""
+
+
+def enforce_commands(state: DemoState) -> str:
+    rule = (
+        f"{state.endpoint}/sessionplane/v1/{state.project_id}/instances/{state.instance_id}/close-rules/{state.rule_id}"
+    )
+    return f"""\
+# the demo rule only counts "batch-*" clients idle over 60 s; to have it close them:
+curl -s -X PATCH -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \\
+  '{rule}' -d '{{"mode": "enforce"}}'
+# or, with the data dir exported as above:
+sessionplane rules update {state.rule_id} --mode enforce
 """
 
 
@@ -91,6 +109,8 @@ def print_instructions(state: DemoState) -> None:
     # Commands are printed plain, never wrapped, so that they paste as they are.
     console.rule("curl")
     print(curl_commands(state), flush=True)
+    console.rule("close rules")
+    print(enforce_commands(state), flush=True)
     console.rule("Python SDK (pip install huaweicloudsdkgaussdbfornosql)")
     print(sdk_snippet(state), flush=True)
     console.rule("Ctrl-C stops the demo and removes its nodes and data")

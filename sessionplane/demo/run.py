@@ -24,18 +24,21 @@ from redis.client import PubSub
 
 from sessionplane import admin
 from sessionplane.app import create_app
+from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.demo.instructions import print_instructions
 from sessionplane.demo.leak import LeakingClient
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.iam.records import AccessKey
 from sessionplane.iam.system_policies import READ_ONLY
-from sessionplane.inventory.records import Instance, NodeSpec, Project
+from sessionplane.inventory.records import Instance, NodeSpec, Project, User
+from sessionplane.rules.model import Rule, parse_rule
 from sessionplane.server import server_config
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
 DOMAIN = "demo"
-SAMPLE_CLIENTS = ("orders-api", "orders-api", "billing-worker", "metrics-agent", "")
+SAMPLE_CLIENTS = ("orders-api", "orders-api", "billing-worker", "metrics-agent", "", "batch-export")
+DEMO_RULE = {"name": "batch clients idle over 60 s", "match": {"name": ["batch-*"], "min_idle_seconds": 60}}
 
 
 class DemoError(Exception):
@@ -54,6 +57,7 @@ class DemoState:
     ak: str
     sk: str
     data_dir: str
+    rule_id: str = ""
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -70,7 +74,9 @@ class _Secrets:
         return cls(secrets.token_urlsafe(12), secrets.token_urlsafe(12), secrets.token_urlsafe(12))
 
 
-async def _seed(settings: Settings, cluster: LocalCluster, passwords: _Secrets) -> tuple[Project, Instance, AccessKey]:
+async def _seed(
+    settings: Settings, cluster: LocalCluster, passwords: _Secrets
+) -> tuple[Project, Instance, AccessKey, str]:
     s = Services.build(settings)
     await s.start()
     try:
@@ -103,9 +109,26 @@ async def _seed(settings: Settings, cluster: LocalCluster, passwords: _Secrets) 
             protected_names=["demo-guardian"],
         )
         key = await s.iam.create_access_key(user_id=admin_user.id, description="demo")
-        return project, instance, key
+        rule = await _demo_rule(s, admin_user, project, instance)
+        return project, instance, key, rule.id
     finally:
         await s.close()
+
+
+async def _demo_rule(s: Services, user: User, project: Project, instance: Instance) -> Rule:
+    """A report rule, so that runs show up as soon as the demo serves (counts only; switch it to enforce)."""
+    principal = Principal(
+        user_id=user.id,
+        user_name=user.name,
+        account_id=user.account_id,
+        account_name=DOMAIN,
+        project_id=project.id,
+        project_name=project.name,
+        is_admin=True,
+        method="token",
+    )
+    meta = RequestMeta(request_id=secrets.token_hex(16), principal=principal)
+    return await s.rules.create(meta=meta, instance=instance, spec=parse_rule(DEMO_RULE, partial=False))
 
 
 def _open_samples(servers: list[RedisServer]) -> list[redis.Redis | PubSub]:
@@ -164,10 +187,10 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
         with LocalCluster(password=passwords.node_password) as cluster:
             _start_nodes(cluster, node_count)
             settings = Settings(data_dir=data_dir, host=host, port=port)
-            project, instance, key = asyncio.run(_seed(settings, cluster, passwords))
+            project, instance, key, rule_id = asyncio.run(_seed(settings, cluster, passwords))
             samples = _open_samples(cluster.servers)
             leak = LeakingClient(cluster.servers).start()  # a suspect for GET .../session-growth
-            state = _state(settings, f"http://{host}:{port}", project.id, instance, passwords, key)
+            state = _state(settings, f"http://{host}:{port}", project.id, instance, passwords, key, rule_id)
             if state_file:
                 _write_private(Path(state_file), state.as_json())
             config = server_config(create_app(settings), settings)
@@ -198,7 +221,13 @@ def _start_nodes(cluster: LocalCluster, count: int) -> None:
 
 
 def _state(
-    settings: Settings, endpoint: str, project_id: str, instance: Instance, passwords: _Secrets, key: AccessKey
+    settings: Settings,
+    endpoint: str,
+    project_id: str,
+    instance: Instance,
+    passwords: _Secrets,
+    key: AccessKey,
+    rule_id: str,
 ) -> DemoState:
     nodes = [{"id": n.id, "host": n.host, "port": n.port, "password": passwords.node_password} for n in instance.nodes]
     return DemoState(
@@ -212,6 +241,7 @@ def _state(
         ak=key.id,
         sk=key.secret or "",
         data_dir=str(settings.data_dir),
+        rule_id=rule_id,
     )
 
 

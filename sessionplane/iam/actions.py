@@ -23,5 +23,7 @@ class Action:
 DELETE_SESSION = Action("gaussdbfornosql:instance:deleteSession", "nosql:session:delete", "Write", "instance")
 LIST_SESSION = Action("gaussdbfornosql:instance:listSession", "nosql:session:list", "List", "instance")
 LIST_INSTANCES = Action("gaussdbfornosql:instance:list", "nosql:instance:list", "Read", None)
+# sessionplane's own: the audit trail is not a GeminiDB resource, so no nosql:* role policy grants it.
+AUDIT_LIST = Action("sessionplane:audit:list", "sessionplane:audit:list", "List", None)
 
-ACTIONS = {a.name: a for a in (DELETE_SESSION, LIST_SESSION, LIST_INSTANCES)}
+ACTIONS = {a.name: a for a in (DELETE_SESSION, LIST_SESSION, LIST_INSTANCES, AUDIT_LIST)}

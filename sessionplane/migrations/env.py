@@ -7,7 +7,8 @@ import sessionplane.auth.tables
 import sessionplane.history.tables
 import sessionplane.iam.tables
 import sessionplane.inventory.tables
-import sessionplane.revision  # noqa: F401  (each module registers its tables on Base.metadata)
+import sessionplane.revision
+import sessionplane.rules.tables  # noqa: F401  (each module registers its tables on Base.metadata)
 from sessionplane.schema import Base
 
 connection = context.config.attributes["connection"]

@@ -151,6 +151,7 @@ class FleetService:
             )
         outcomes = await self._kill_all(found)
         await self._audit.finish(event, **close_outcome(outcomes))
+        self._sessions.track_reconnects(event, [r.node for r in found.reads], outcomes)
         return {
             "closed": sum(o.closed for o in outcomes),
             "nodes": [_node_json(o) for o in outcomes],

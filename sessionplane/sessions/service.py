@@ -27,6 +27,7 @@ from sessionplane.inventory.records import Instance, Node
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
+from sessionplane.sessions.reconnects import Counted, ReconnectTracker, closed_on
 from sessionplane.sessions.selection import KillPlan, Protection, Statistics
 from sessionplane.sessions.selector import Criteria, Selector
 from sessionplane.settings import Settings
@@ -68,6 +69,7 @@ class NodeOutcome:
     closed: int = 0
     error: SessionplaneError | None = None
     closed_identities: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    newest_id: int = 0  # the newest client ID the close's listing showed (reconnect tracking's line)
 
     def audit(self) -> dict[str, Any]:
         if self.error:
@@ -76,10 +78,18 @@ class NodeOutcome:
 
 
 class SessionService:
-    def __init__(self, *, nodes: NodeAdapter, audit: AuditTrail, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        nodes: NodeAdapter,
+        audit: AuditTrail,
+        settings: Settings,
+        reconnects: ReconnectTracker | None = None,
+    ) -> None:
         self._nodes = nodes
         self._audit = audit
         self._settings = settings
+        self._reconnects = reconnects
 
     # -- one node ----------------------------------------------------------------------------
 
@@ -109,7 +119,15 @@ class SessionService:
             matched=len(lines),
             closed=closed,
             closed_identities=selection.identities(read.listing, lines),
+            newest_id=max(read.listing.ids, default=0),
         )
+
+    def track_reconnects(
+        self, audit_id: str, nodes: Sequence[Node], outcomes: Sequence[NodeOutcome], *, then: Counted | None = None
+    ) -> None:
+        """After a close: count, in the background, the closed sessions that come back (never delays the caller)."""
+        if self._reconnects is not None:
+            self._reconnects.track(audit_id, closed_on(nodes, outcomes), then=then)
 
     async def _execute(self, node: Node, plan: KillPlan) -> int:
         return await self._nodes.kill(node, ids=plan.ids, users=plan.users)
@@ -174,7 +192,9 @@ class SessionService:
         self.require_usable(instance, node)
         recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node.id, selector)))
         outcome = await self._close_one(instance, node, selector, recorded)
-        await self._finish(await recorded, [outcome])
+        event = await recorded
+        await self._finish(event, [outcome])
+        self.track_reconnects(event, [node], [outcome])
         if outcome.error:
             raise outcome.error
         return outcome.closed
@@ -193,6 +213,7 @@ class SessionService:
         if len(outcomes) != len(results):
             raise next(r for r in results if isinstance(r, BaseException))
         await self._finish(event, outcomes)
+        self.track_reconnects(event, targets, outcomes)
         failed = [o for o in outcomes if o.error]
         if node_id is not None and failed:
             raise failed[0].error  # type: ignore[misc]

@@ -27,6 +27,13 @@ TENANT_ROUTES = {
     ("/sessionplane/v1/{project_id}/instances", "post"),
     ("/sessionplane/v1/{project_id}/instances/{instance_id}/session-history", "get"),
     ("/sessionplane/v1/{project_id}/instances/{instance_id}/session-growth", "get"),
+    ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules", "get"),
+    ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules", "post"),
+    ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}", "get"),
+    ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}", "patch"),
+    ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}", "delete"),
+    ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}/runs", "get"),
+    ("/sessionplane/v1/{project_id}/audit", "get"),
 }
 
 
@@ -175,3 +182,16 @@ def test_api_answers_carry_a_deny_all_policy(service):
     response = httpx.get(f"{service.url}/openapi.json")
     assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_rule_and_audit_routes_are_described(document):
+    paths = document["paths"]
+    rules = "/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules"
+    assert set(paths[rules]) == {"get", "post"} and set(paths[rules + "/{rule_id}"]) == {"get", "patch", "delete"}
+    body = at(document, paths[rules]["post"], "requestBody", "content", "application/json", "schema")
+    assert body["properties"]["interval_seconds"]["minimum"] == 10 and body["properties"]["mode"]["enum"] == [
+        "report",
+        "enforce",
+    ]
+    audit = {p["name"] for p in paths["/sessionplane/v1/{project_id}/audit"]["get"]["parameters"]}
+    assert {"since", "until", "outcome", "actor", "instance_id", "offset", "limit"} <= audit

@@ -82,7 +82,10 @@ def test_demo_serves_and_its_curl_commands_work(tmp_path):
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert '"node_sessions"' in result.stdout and '"top_source_ips"' in result.stdout
-        assert "error_code" not in result.stdout
+        assert '"name":"batch clients idle over 60 s"' in result.stdout and '"runs":[' in result.stdout
+        assert '"records":[' in result.stdout
+        assert '"error_code":"' not in result.stdout  # rule runs and audit records carry "error_code":null
+        assert state["rule_id"] in output and "--mode enforce" in output
         assert all(_port_open(n["host"], n["port"]) for n in state["nodes"])
     finally:
         process.send_signal(signal.SIGINT)
