@@ -3,6 +3,7 @@
 RequestIdMiddleware (X-Request-Id, access log)
   -> router: /v3/auth/tokens | /v3/{project_id}/... sessions | /v3/{project_id}/instances
      -> handler: parse -> authenticate+scope (deps.caller) -> look up -> authorize -> domain -> serialise
+  -> /console: the operator console's static files (web.routes), a client of the API above
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
 
@@ -17,6 +18,7 @@ from sessionplane.api import errors, instances, sessions, tokens
 from sessionplane.api.middleware import RequestIdMiddleware
 from sessionplane.services import Services
 from sessionplane.settings import Settings
+from sessionplane.web.routes import console_app
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -40,5 +42,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.add_middleware(RequestIdMiddleware)
     for router in (tokens.router, sessions.router, instances.router):
         app.include_router(router)
+    app.mount("/console", console_app())
     errors.install(app)
     return app
