@@ -72,21 +72,27 @@ class ConsoleTenant:
 
 @pytest.fixture(scope="session")
 def console_admin(service: LiveService) -> str:
-    service.call(admin.add_user(service.services.inventory, domain=DOMAIN, name="operator", password=PASSWORD, is_admin=True))
+    service.call(
+        admin.add_user(service.services.inventory, domain=DOMAIN, name="operator", password=PASSWORD, is_admin=True)
+    )
     return "operator"
 
 
 @pytest.fixture
 def console_tenant(service: LiveService, console_admin: str) -> ConsoleTenant:
     """A project of its own per test, so the instances page shows only this test's instances."""
-    project = service.call(admin.add_project(service.services.inventory, domain=DOMAIN, name=f"p-{uuid.uuid4().hex[:8]}"))
+    project = service.call(
+        admin.add_project(service.services.inventory, domain=DOMAIN, name=f"p-{uuid.uuid4().hex[:8]}")
+    )
     return ConsoleTenant(domain=DOMAIN, project_id=project.id, admin_name=console_admin, password=PASSWORD)
 
 
 @pytest.fixture
 def adopt(service: LiveService, console_tenant: ConsoleTenant) -> Callable[..., Instance]:
     def adopt_instance(*servers: RedisServer, name: str = "orders-cache", **options: object) -> Instance:
-        specs = [NodeSpec(host=s.host, port=s.port, password=s.password, name=f"node_{i + 1}") for i, s in enumerate(servers)]
+        specs = [
+            NodeSpec(host=s.host, port=s.port, password=s.password, name=f"node_{i + 1}") for i, s in enumerate(servers)
+        ]
         return service.call(
             admin.adopt_instance(
                 service.services.inventory,
@@ -154,7 +160,9 @@ class Console:
             "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
         )
         serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-        described = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in serious]
+        described = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in serious
+        ]
         assert not serious, "\n".join(described)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-ROWS_JS = """table => [...document.querySelectorAll(table + ' tbody tr')].map(tr =>
-  Object.fromEntries([...tr.querySelectorAll('td[data-column]')].map(td => [td.dataset.column, td.textContent.trim()])))"""
+ROWS_JS = """table => [...document.querySelectorAll(table + ' tbody tr')].map(tr => Object.fromEntries(
+  [...tr.querySelectorAll('td[data-column]')].map(td => [td.dataset.column, td.textContent.trim()])))"""
 
 
 def shown_rows(page: Page, table: str = "table.sessions") -> list[dict[str, str]]:

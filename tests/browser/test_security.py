@@ -12,7 +12,13 @@ from tests.live import LiveService
 
 @pytest.mark.parametrize(
     "path",
-    ["/console/", "/console/index.html", "/console/js/main.js", "/console/console.css", "/console/vendor/lit-html/lit-html.js"],
+    [
+        "/console/",
+        "/console/index.html",
+        "/console/js/main.js",
+        "/console/console.css",
+        "/console/vendor/lit-html/lit-html.js",
+    ],
 )
 def test_every_console_file_carries_the_security_headers(service: LiveService, path: str) -> None:
     response = httpx.get(f"{service.url}{path}")
@@ -40,12 +46,24 @@ def test_console_without_slash_redirects_and_the_page_has_no_inline_script(servi
     assert page.text.count("<script") == 1
 
 
-@pytest.mark.parametrize("path", ["/console/../app.py", "/console/%2e%2e/app.py", "/console/vendor/../routes.py", "/console/nope.js"])
+@pytest.mark.parametrize(
+    "path", ["/console/../app.py", "/console/%2e%2e/app.py", "/console/vendor/../routes.py", "/console/nope.js"]
+)
 def test_nothing_outside_the_console_files_is_served(service: LiveService, path: str) -> None:
     response = httpx.get(f"{service.url}{path}")
 
     assert response.status_code == 404
     assert "create_app" not in response.text and "console_app" not in response.text
+
+
+INJECT = """() => new Promise((resolve) => {
+    document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), {once: true});
+    const script = document.createElement('script');
+    try { LOAD; } catch (error) { resolve('trusted-types: ' + error.name); return; }
+    script.onload = () => resolve('ran');
+    document.body.append(script);
+    if (window.injected) resolve('ran');
+})"""
 
 
 @pytest.mark.parametrize(
@@ -59,17 +77,7 @@ def test_the_browser_refuses_a_script_injected_into_the_page(console: Console, l
     page = console.page
     expect(page.get_by_role("heading", name="Instances")).to_be_visible()
 
-    refused = page.evaluate(
-        """() => new Promise((resolve) => {
-        document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), {once: true});
-        const script = document.createElement('script');
-        try { %s; } catch (error) { resolve('trusted-types: ' + error.name); return; }
-        script.onload = () => resolve('ran');
-        document.body.append(script);
-        if (window.injected) resolve('ran');
-    })"""
-        % load
-    )
+    refused = page.evaluate(INJECT.replace("LOAD", load))
 
     assert refused.startswith(("script-src", "trusted-types", "require-trusted-types-for")), refused
     assert page.evaluate("window.injected") is None
