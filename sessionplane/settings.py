@@ -43,9 +43,15 @@ class Settings(BaseSettings):
     protected_users: list[str] = Field(
         default_factory=list, description="ACL users whose sessions are never closed or listed."
     )
-    node_connect_timeout_seconds: float = Field(2.0, gt=0)
-    node_command_timeout_seconds: float = Field(10.0, gt=0)
+    node_connect_timeout_seconds: float = Field(2.0, gt=0, description="Connect and handshake, per connection.")
+    node_deadline_seconds: float = Field(
+        5.0, gt=0, description="Bound on one node operation (connect, command, every reply); then DBS.200018."
+    )
     node_pool_size: int = Field(4, ge=1, le=64)
+    per_user_kill: bool = Field(
+        True, description="Close-all kills whole ACL users (CLIENT KILL USER) where protections allow it."
+    )
+    node_server_side_filters: bool = Field(True, description="Use CLIENT LIST filters where nodes have them.")
     node_tls_ca_file: Path | None = Field(None, description="CA bundle for nodes with TLS; default: the system's.")
     active_idle_threshold_seconds: int = Field(1, ge=0, description="A session idle less than this is active.")
 

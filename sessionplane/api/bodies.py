@@ -1,4 +1,4 @@
-"""Parsing the close-node body into domain criteria, with the spec's error codes (DBS.200001 / DBS.301071)."""
+"""Parsing the close-node body into a selector, with the spec's error codes (DBS.200001 / DBS.301071)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pydantic import ValidationError
 
 from sessionplane.api.schemas import MAX_CLIENT_ID, CloseNodeSessionsBody
 from sessionplane.errors import InvalidParameter, InvalidSessionId
-from sessionplane.sessions.selection import CloseCriteria
+from sessionplane.sessions.selector import Selector, parse_criteria
 
 _DECIMAL = re.compile(r"[0-9]{1,20}")
 
 
-def parse_close_body(raw: bytes) -> CloseCriteria:
+def parse_close_body(raw: bytes) -> Selector:
     try:
         document: Any = json.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError):
@@ -29,7 +29,8 @@ def parse_close_body(raw: bytes) -> CloseCriteria:
     except ValidationError as exc:
         raise InvalidParameter(f"Invalid parameter: {_first_problem(exc)}") from None
     ids = None if body.is_all else _session_ids(body.session_ids)
-    return CloseCriteria(ids=ids, min_idle_seconds=body.min_idle_seconds, addr_prefix=body.addr_prefix or None)
+    extensions = {"min_idle_seconds": body.min_idle_seconds, "addr_prefix": body.addr_prefix or None}
+    return Selector(session_ids=ids, match=parse_criteria(extensions))
 
 
 def _session_ids(values: list[str | int] | None) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ class CloseNodeSessionsBody(BaseModel):
     min_idle_seconds: Annotated[StrictInt, Field(ge=0)] | None = Field(
         None, description="sessionplane extension: close only sessions idle at least this long"
     )
-    addr_prefix: StrictStr | None = Field(
+    addr_prefix: Annotated[StrictStr, Field(max_length=256)] | None = Field(
         None, description="sessionplane extension: close only sessions whose addr starts with this"
     )
 

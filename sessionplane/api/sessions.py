@@ -17,7 +17,8 @@ from sessionplane.errors import InstanceNotFound, NodeNotFound
 from sessionplane.iam.actions import DELETE_SESSION, LIST_SESSION
 from sessionplane.inventory.records import Instance, Node
 from sessionplane.services import Services
-from sessionplane.sessions.selection import CloseCriteria
+from sessionplane.sessions.selector import Selector
+from sessionplane.sessions.service import audit_parameters
 
 router = APIRouter(prefix="/v3/{project_id}", tags=["Connection Management"])
 
@@ -63,13 +64,13 @@ async def close_node_sessions(
     svc: Svc,
     dry_run: Annotated[bool, Query(description="List what would be closed; close nothing")] = False,
 ) -> dict:
-    criteria = parse_close_body(await request.body())
+    selector = parse_close_body(await request.body())
     instance, node = await _node(svc, project_id, node_id)
-    parameters = criteria.audit_parameters() | ({"dry_run": True} if dry_run else {})
+    parameters = audit_parameters(selector) | ({"dry_run": True} if dry_run else {})
     await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=node.id, parameters=parameters)
     if dry_run:
-        return {"sessions": await svc.sessions.preview_close(instance=instance, node=node, criteria=criteria)}
-    await svc.sessions.close_node(meta=meta, instance=instance, node=node, criteria=criteria)
+        return {"sessions": await svc.sessions.preview_close(instance=instance, node=node, selector=selector)}
+    await svc.sessions.close_node(meta=meta, instance=instance, node=node, selector=selector)
     return {}
 
 
@@ -83,7 +84,7 @@ async def close_instance_sessions(
     project_id: ProjectId, instance_id: InstanceId, meta: Caller, svc: Svc, node_id: NodeFilter = None
 ) -> dict:
     instance = await _instance(svc, project_id, instance_id)
-    parameters = CloseCriteria(ids=None).audit_parameters()
+    parameters = audit_parameters(Selector())
     await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=node_id, parameters=parameters)
     await svc.sessions.close_instance(meta=meta, instance=instance, node_id=node_id)
     return {}

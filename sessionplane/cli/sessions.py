@@ -17,7 +17,8 @@ from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_setting
 from sessionplane.cli.inventory import _instance
 from sessionplane.inventory.records import Instance
 from sessionplane.services import Services
-from sessionplane.sessions.selection import SESSION_FIELDS, CloseCriteria
+from sessionplane.sessions.selection import SESSION_FIELDS
+from sessionplane.sessions.selector import Selector, parse_criteria
 from sessionplane.sessions.service import target_nodes
 
 app = typer.Typer(help="Client sessions of adopted instances (operator view).", no_args_is_help=True)
@@ -101,11 +102,12 @@ def close(
 
     async def work(s: Services) -> None:
         found = await _instance(s, instance)
-        criteria = CloseCriteria(
-            ids=tuple(session_id) if session_id else None, min_idle_seconds=min_idle, addr_prefix=addr_prefix
+        selector = Selector(
+            session_ids=tuple(session_id) if session_id else None,
+            match=parse_criteria({"min_idle_seconds": min_idle, "addr_prefix": addr_prefix}),
         )
         for n in target_nodes(found, node):
-            closed = await s.sessions.close_node(meta=_operator(found), instance=found, node=n, criteria=criteria)
+            closed = await s.sessions.close_node(meta=_operator(found), instance=found, node=n, selector=selector)
             console.print(f"{n.name} {n.id}: closed {closed}")
 
     run(load_settings(data_dir, database_url), work)

@@ -1,142 +1,178 @@
-"""The node adapter: the only code that speaks to a node (redis-py asyncio, hiredis parser).
+"""The node adapter: the only code that speaks to a node.
 
-One small connection pool per node, every connection named ``own_client_name`` so that the
-domain can recognise, and never close, sessionplane's own sessions. A pool is filled up front,
-before its first command: redis-py names a connection with a CLIENT SETNAME that follows the
-connect, and a connection opened while another request reads CLIENT LIST would show up unnamed
-for that moment. With full pools no connection is opened mid-flight (a lost one is re-opened
-under the retry policy).
+One pool per node (``nodes.pool``), created on first use and replaced when the node's address or
+credentials change. Every operation runs under one deadline (``node_deadline_seconds``): connect,
+handshake, command and replies together, so a frozen node costs a caller that long and no more.
+A command that fails on a pooled connection because the node dropped it is retried once on a new
+connection, inside the same deadline.
 
-Commands per request are bounded: at most one CLIENT LIST per node, and closes pipelined.
+Operations per request are bounded: one CLIENT LIST per node, and a close is one pipelined batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import Sequence
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+import hiredis
 
 from sessionplane.inventory.records import Node
-from sessionplane.nodes.client_list import ClientIndex
-from sessionplane.nodes.errors import mapped_errors
+from sessionplane.nodes.errors import CommandFailed, Operation, mapped_errors
+from sessionplane.nodes.pool import NodePool
+from sessionplane.nodes.wire import Endpoint, NodeConnection, ReplyError, tls_context
 from sessionplane.settings import Settings
 
-_PoolKey = tuple[str, str, int, str | None, str | None, bool]
+T = TypeVar("T")
+_VERSION = re.compile(rb"^(valkey_version|redis_version|server_name):(\S+)\r?$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    server: str  # "redis" | "valkey" | what INFO calls it
+    version: tuple[int, ...]
+
+    @property
+    def client_list_filters(self) -> bool:
+        """CLIENT LIST USER/NAME/IDLE/DB/IP/LIB-NAME/FLAGS filters (Valkey 8.1+)."""
+        return self.server == "valkey" and self.version >= (8, 1)
+
+
+@dataclass(frozen=True)
+class NodeListing:
+    """A CLIENT LIST reply and the client IDs of our own connections that it may show."""
+
+    reply: bytes
+    own_ids: frozenset[int]
 
 
 class NodeAdapter:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._clients: dict[str, tuple[_PoolKey, Redis]] = {}
-        self._warming: dict[str, asyncio.Lock] = {}
+        self._pools: dict[str, NodePool] = {}
+        self._capabilities: dict[str, Capabilities] = {}
+        self._tls = tls_context(str(settings.node_tls_ca_file) if settings.node_tls_ca_file else None)
 
-    async def client_list(self, node: Node, *, ids: Sequence[int] | None = None) -> ClientIndex:
-        """CLIENT LIST (or CLIENT LIST ID ... for just those clients), indexed."""
-        args: list[object] = ["CLIENT", "LIST"]
-        if ids is not None:
-            if not ids:
-                return ClientIndex(b"")
-            args += ["ID", *ids]
-        with mapped_errors(node, "query"):
-            client = await self._client(node)
-            # Sent as two words so that redis-py's own CLIENT LIST parser is skipped.
-            reply = await client.execute_command(*args)
-        return ClientIndex(reply)
+    @property
+    def deadline(self) -> float:
+        return self._settings.node_deadline_seconds
 
-    async def kill(self, node: Node, ids: Sequence[int]) -> int:
-        """Close the given client IDs in one pipelined write; returns how many the node closed."""
-        if not ids:
-            return 0
-        with mapped_errors(node, "kill"):
-            pool = (await self._client(node)).connection_pool
-            connection = await pool.get_connection()
-            try:
-                await connection.send_packed_command(pack_kills(ids))
-                replies = [await connection.read_response() for _ in ids]
-            except BaseException:
-                await connection.disconnect()  # replies may be left unread: never reuse it
-                raise
-            finally:
-                await pool.release(connection)
-        return sum(int(r) for r in replies)
+    async def client_list(self, node: Node, *, args: Sequence[Any] = ()) -> NodeListing:
+        """CLIENT LIST [filters...]; ``args`` are extra filters (``ID ...``, Valkey's ``USER u``...)."""
+
+        async def run(pool: NodePool, connection: NodeConnection) -> NodeListing:
+            reply = _checked(await connection.call("CLIENT", "LIST", *args))
+            return NodeListing(reply, await pool.settled())
+
+        return await self._run(node, "query", run)
+
+    async def kill(self, node: Node, *, ids: Sequence[int] = (), users: Sequence[str] = ()) -> int:
+        """Close the given client IDs, and every normal and pub/sub client of the given ACL users, in one
+        pipelined write; returns how many clients the node closed. Our own connection is skipped."""
+        payload = pack_user_kills(users) + pack_kills(ids)
+        count = 2 * len(users) + len(ids)
+
+        async def run(_pool: NodePool, connection: NodeConnection) -> int:
+            return sum(_checked(r) for r in await connection.batch(payload, count))
+
+        return await self._run(node, "kill", run) if count else 0
+
+    async def ping(self, node: Node) -> None:
+        async def run(_pool: NodePool, connection: NodeConnection) -> None:
+            _checked(await connection.call("PING"))
+
+        await self._run(node, "probe", run)
+
+    async def capabilities(self, node: Node) -> Capabilities:
+        known = self._capabilities.get(node.id)
+        if known is None:
+
+            async def run(_pool: NodePool, connection: NodeConnection) -> Capabilities:
+                return parse_capabilities(_checked(await connection.call("INFO", "server")))
+
+            known = self._capabilities[node.id] = await self._run(node, "query", run)
+        return known
+
+    async def own_ids(self, node: Node) -> frozenset[int]:
+        pool = self._pools.get(node.id)
+        return await pool.settled() if pool else frozenset()
 
     async def close(self) -> None:
-        clients = [c for _, c in self._clients.values()]
-        self._clients.clear()
-        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
-    async def _client(self, node: Node) -> Redis:
-        key: _PoolKey = (node.id, node.host, node.port, node.username, node.password, node.tls)
-        known = self._clients.get(node.id)
-        if known and known[0] == key:
-            return known[1]
-        lock = self._warming.setdefault(node.id, asyncio.Lock())
-        async with lock:
-            known = self._clients.get(node.id)
-            if known and known[0] == key:
-                return known[1]
-            client = Redis.from_pool(self._pool(node))
-            try:
-                await _fill(client.connection_pool, self._settings.node_pool_size)
-            except BaseException:
-                await client.aclose()
-                raise
-            self._clients[node.id] = (key, client)
-            if known:
-                await known[1].aclose()
-            return client
+    async def _run(
+        self, node: Node, operation: Operation, work: Callable[[NodePool, NodeConnection], Awaitable[T]]
+    ) -> T:
+        pool = self._pool(node)
+        with mapped_errors(node.id, operation, self.deadline):
+            async with asyncio.timeout(self.deadline):
+                for attempt in (1, 2):
+                    async with pool.connection() as (connection, fresh):
+                        try:
+                            return await work(pool, connection)
+                        except (OSError, EOFError):
+                            connection.broken = True
+                            if fresh or attempt == 2:  # a stale pooled connection gets one retry
+                                raise
+        raise AssertionError("unreachable")
 
-    def _pool(self, node: Node) -> BlockingConnectionPool:
+    def _pool(self, node: Node) -> NodePool:
+        endpoint = Endpoint(node.host, node.port, node.username, node.password, node.tls)
+        pool = self._pools.get(node.id)
+        if pool is not None and pool.endpoint == endpoint:
+            return pool
+        if pool is not None:  # the node moved or its credentials changed
+            pool.close()
+            self._capabilities.pop(node.id, None)
         s = self._settings
-        options: dict[str, object] = {
-            "host": node.host,
-            "port": node.port,
-            "username": node.username,
-            "password": node.password,
-            "client_name": s.own_client_name,
-            "socket_connect_timeout": s.node_connect_timeout_seconds,
-            "socket_timeout": s.node_command_timeout_seconds,
-            "retry": Retry(ExponentialBackoff(cap=0.1, base=0.01), retries=1),
-            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
-            "max_connections": s.node_pool_size,
-            "timeout": s.node_command_timeout_seconds,
-        }
-        if node.tls:
-            from redis.asyncio.connection import SSLConnection
-
-            options["connection_class"] = SSLConnection
-            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
-            options["ssl_ca_certs"] = str(s.node_tls_ca_file) if s.node_tls_ca_file else None
-        return BlockingConnectionPool(**options)
+        pool = NodePool(
+            endpoint,
+            size=s.node_pool_size,
+            client_name=s.own_client_name,
+            ssl_context=self._tls,
+            connect_timeout=s.node_connect_timeout_seconds,
+        )
+        self._pools[node.id] = pool
+        return pool
 
 
-_KILL = b"*6\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$%d\r\n%b\r\n$6\r\nSKIPME\r\n$3\r\nyes\r\n"
+def _checked(reply: Any) -> Any:
+    if isinstance(reply, ReplyError):
+        raise CommandFailed(reply)
+    return reply
+
+
+def parse_capabilities(info: bytes) -> Capabilities:
+    fields = {k.decode(): v.decode() for k, v in _VERSION.findall(info)}
+    server = fields.get("server_name") or ("valkey" if "valkey_version" in fields else "redis")
+    version = fields.get("valkey_version") or fields.get("redis_version") or "0"
+    return Capabilities(server, tuple(int(p) for p in re.findall(r"\d+", version)[:3]))
+
+
+_KILL_ID = b"*6\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$%d\r\n%b\r\n$6\r\nSKIPME\r\n$3\r\nyes\r\n"
 
 
 def pack_kills(ids: Sequence[int]) -> bytes:
     """``CLIENT KILL ID <id> SKIPME yes`` for every ID, as one RESP payload.
 
-    Hand-packed because redis-py encodes each pipelined command through generic code, which
-    costs more than a fifth of a 5,000-session close; a homogeneous batch is one bytes template.
+    Hand-packed: a homogeneous batch is one bytes template, where generic packing of 5,000
+    commands costs more than the node takes to run them.
     """
     encoded = [b"%d" % client_id for client_id in ids]
-    return b"".join(_KILL % (len(e), e) for e in encoded)
+    return b"".join(_KILL_ID % (len(e), e) for e in encoded)
 
 
-async def _fill(pool: BlockingConnectionPool, size: int) -> None:
-    """Open every connection of the pool now (see the module docstring for why)."""
-    connections = []
-    try:
-        for _ in range(size):
-            connection = await pool.get_connection()
-            connections.append(connection)
-            await connection.connect()
-    finally:
-        for connection in connections:
-            await pool.release(connection)
+def pack_user_kills(users: Sequence[str]) -> bytes:
+    """``CLIENT KILL TYPE normal|pubsub USER <u> SKIPME yes``: every client session of a user, in one pass of the node.
+
+    TYPE excludes replication links (types master/replica); SKIPME spares the sending connection.
+    """
+    return b"".join(
+        hiredis.pack_command(("CLIENT", "KILL", "TYPE", kind, "USER", user, "SKIPME", "yes"))
+        for user in users
+        for kind in ("normal", "pubsub")
+    )

@@ -1,48 +1,25 @@
-"""Parse a ``CLIENT LIST`` reply, fast.
+"""Read a ``CLIENT LIST`` reply without parsing it whole.
 
-A node with thousands of clients answers with megabytes, and listing the first page must cost less
-than redis-py's ``client_list()``, which builds a dict of ~30 fields for every client. So the reply
-is *indexed*, not parsed: one C-level regex pass finds where each line starts and its ID (every
-line starts with ``id=``), further passes find the few lines a question is about (replication
-flags, a client name, an ACL user, an address prefix), and only the lines that end up in an
-answer are parsed into ``Client`` records. A reply of another shape falls back to parsing every
-line, so correctness never depends on the shortcut.
+A node with thousands of clients answers with megabytes, and every question asked of it needs
+only a few fields. So the reply stays bytes: a *column* (every line's value of one field, in line
+order) is one C-level ``re.findall`` of ``" field=(\\S*)"`` over the whole reply; finding the few
+lines that contain a value (a replication flag, a protected name) is a ``find`` loop; and a line
+is parsed into a full record only when it is part of an answer. Values never contain spaces
+(Redis refuses spaces in client names, library names and versions), so each field occurs once per
+line; a reply of any other shape falls back to parsing every line, with the same results.
+
+The client list is not in ID order (Redis rotates it in ``clientsCron``): order comes from IDs.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate
 
-# Searched as "\nid=" over "\n" + reply: a literal prefix the regex engine scans for quickly (a
-# MULTILINE "^id=" is four times slower on large replies).
-_LINE_ID = re.compile(r"\nid=(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Client:
-    id: int
-    addr: str
-    name: str
-    idle: int
-    flags: str
-    db: str
-    user: str
-    multi: str
-    line: str
-
-    def fields(self) -> dict[str, str]:
-        return parse_line(self.line)
-
-    @property
-    def ip(self) -> str:
-        """The address without its port; IPv6 kept whole, unix sockets as reported."""
-        host, sep, _port = self.addr.rpartition(":")
-        return host if sep else self.addr
+_ID = re.compile(rb"\nid=(\d+)")
+_REPLICATION_FLAG = re.compile(rb" flags=[A-Za-z]*[MS]")
 
 
 def parse_line(line: str) -> dict[str, str]:
@@ -59,81 +36,155 @@ def parse_line(line: str) -> dict[str, str]:
     return fields
 
 
-def client_from_line(line: str) -> Client:
-    f = parse_line(line)
-    return Client(
-        id=int(f["id"]),
-        addr=f.get("addr", ""),
-        name=f.get("name", ""),
-        idle=int(f.get("idle", "0") or 0),
-        flags=f.get("flags", ""),
-        db=f.get("db", "0"),
-        user=f.get("user", ""),
-        multi=f.get("multi", "-1"),
-        line=line,
-    )
+def ip_of(addr: str) -> str:
+    """The address without its port; IPv6 without brackets; unix sockets as reported."""
+    host, sep, _port = addr.rpartition(":")
+    if not sep:
+        return addr
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
-class ClientIndex:
-    """One CLIENT LIST reply: line positions and IDs up front, everything else on demand."""
+@dataclass(frozen=True, slots=True)
+class Client:
+    """One fully parsed line: every field the node reports, as strings."""
+
+    fields: dict[str, str]
+
+    @property
+    def id(self) -> int:
+        return int(self.fields["id"])
+
+    @property
+    def addr(self) -> str:
+        return self.fields.get("addr", "")
+
+    @property
+    def ip(self) -> str:
+        return ip_of(self.addr)
+
+    @property
+    def name(self) -> str:
+        return self.fields.get("name", "")
+
+    @property
+    def user(self) -> str:
+        return self.fields.get("user", "")
+
+    @property
+    def flags(self) -> str:
+        return self.fields.get("flags", "")
+
+    @property
+    def idle(self) -> int:
+        return _int(self.fields.get("idle"))
+
+    @property
+    def db(self) -> str:
+        return self.fields.get("db", "0")
+
+    @property
+    def multi(self) -> str:
+        return self.fields.get("multi", "-1")
+
+
+class ClientList:
+    """One CLIENT LIST reply, with lines, IDs and columns computed on demand."""
 
     def __init__(self, reply: bytes | str) -> None:
-        self.text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-        self.lines = self.text.split("\n")
-        if self.lines and not self.lines[-1].strip():
-            self.lines.pop()
-        self.ids = [int(client_id) for client_id in _LINE_ID.findall("\n" + self.text)]
-        self.indexed = len(self.ids) == len(self.lines)
-        if not self.indexed:  # not the shape we know: parse everything, keep the same interface
-            self._parsed = [client_from_line(line.rstrip("\r")) for line in self.lines if line.strip()]
-            self.ids = [c.id for c in self._parsed]
+        self.reply = reply.encode() if isinstance(reply, str) else reply
+
+    @cached_property
+    def lines(self) -> list[bytes]:
+        lines = self.reply.split(b"\n")
+        if lines and not lines[-1].strip():
+            lines.pop()
+        return [line.rstrip(b"\r") for line in lines]
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.lines)
 
     @cached_property
-    def _starts(self) -> list[int]:
-        return list(accumulate(map(len, self.lines), lambda at, length: at + length + 1, initial=0))
+    def _regular(self) -> bool:
+        """Every line starts with ``id=`` (the shape every Redis and Valkey version has)."""
+        return len(self._ids_found) == len(self.lines)
 
-    def line(self, i: int) -> str:
-        return self.lines[i].rstrip("\r")
+    @cached_property
+    def _ids_found(self) -> list[bytes]:
+        return _ID.findall(b"\n" + self.reply)
+
+    @cached_property
+    def ids(self) -> list[int]:
+        """Client IDs in line order."""
+        if self._regular:
+            return list(map(int, self._ids_found))
+        return [int(f.get("id", "0") or 0) for f in self._parsed]
+
+    @cached_property
+    def _parsed(self) -> list[dict[str, str]]:
+        return [parse_line(line.decode("utf-8", "replace")) for line in self.lines]
+
+    def column(self, field: str) -> list[str]:
+        """Every line's value of ``field`` ("" where a line has none), in line order."""
+        cached = self._columns.get(field)
+        if cached is None:
+            cached = self._columns[field] = self._column(field)
+        return cached
+
+    @cached_property
+    def _columns(self) -> dict[str, list[str]]:
+        return {}
+
+    def _column(self, field: str) -> list[str]:
+        if field == "id":
+            return [str(i) for i in self.ids]
+        if self._regular:
+            found = re.findall(rb" " + re.escape(field.encode()) + rb"=(\S*)", self.reply)
+            if len(found) == len(self.lines):
+                return [v.decode("utf-8", "replace") for v in found]
+        return [f.get(field, "") for f in self._parsed]
 
     def client(self, i: int) -> Client:
-        return client_from_line(self.line(i)) if self.indexed else self._parsed[i]
+        return Client(parse_line(self.lines[i].decode("utf-8", "replace")))
 
-    @cached_property
-    def clients(self) -> list[Client]:
-        return [self.client(i) for i in range(len(self))]
+    # -- the few lines a question is about -----------------------------------------------------
 
-    def _lines_where(self, pattern: str) -> set[int]:
-        """Indices of the lines in which ``pattern`` matches (indexed replies only)."""
-        return {bisect_right(self._starts, m.start()) - 1 for m in re.finditer(pattern, self.text)}
+    def ids_with_replication_flag(self) -> set[int]:
+        """Replication links: flags containing ``M`` (link to our master) or ``S`` (a replica's link)."""
+        if not self._regular:
+            return {self.ids[i] for i, f in enumerate(self._parsed) if set("MS") & set(f.get("flags", ""))}
+        return {self._id_at(m.start()) for m in _REPLICATION_FLAG.finditer(self.reply)}
 
-    def lines_with_flag(self, flags: str) -> set[int]:
-        if not self.indexed:
-            return {i for i, c in enumerate(self._parsed) if not set(flags).isdisjoint(c.flags)}
-        return self._lines_where(rf" flags=[^ \n]*[{re.escape(flags)}]")
-
-    def lines_with_name(self, names: Iterable[str]) -> set[int]:
-        return self._lines_with_field("name", frozenset(names))
-
-    def lines_with_user(self, users: Iterable[str]) -> set[int]:
-        return self._lines_with_field("user", frozenset(users))
-
-    def _lines_with_field(self, field: str, values: frozenset[str]) -> set[int]:
-        values = values - {""}
-        if not values:
+    def ids_with_value(self, field: str, values: Iterable[str]) -> set[int]:
+        """IDs of the lines whose ``field`` is exactly one of ``values``."""
+        wanted = {v for v in values if v}
+        if not wanted:
             return set()
-        if not self.indexed:
-            return {i for i, c in enumerate(self._parsed) if getattr(c, field) in values}
-        alternatives = "|".join(re.escape(v) for v in sorted(values))
-        return self._lines_where(rf" {field}=(?:{alternatives})(?=[ \r\n]|$)")
+        if not self._regular:
+            return {self.ids[i] for i, f in enumerate(self._parsed) if f.get(field, "") in wanted}
+        found: set[int] = set()
+        for value in wanted:
+            token = f" {field}={value}".encode()
+            at = self.reply.find(token)
+            while at != -1:
+                end = at + len(token)
+                if end == len(self.reply) or self.reply[end] in b" \r\n":  # the whole value, not a prefix
+                    found.add(self._id_at(at))
+                at = self.reply.find(token, end)
+        return found
 
-    def lines_with_addr_prefix(self, prefix: str) -> set[int]:
-        if not self.indexed:
-            return {i for i, c in enumerate(self._parsed) if c.addr.startswith(prefix)}
-        return self._lines_where(rf" addr={re.escape(prefix)}")
+    def _id_at(self, position: int) -> int:
+        start = self.reply.rfind(b"\n", 0, position) + 1
+        end = self.reply.find(b" ", start)
+        return int(self.reply[start + 3 : end])
 
 
 def parse_client_list(reply: bytes | str) -> list[Client]:
-    return ClientIndex(reply).clients
+    listing = ClientList(reply)
+    return [listing.client(i) for i in range(len(listing))]
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0

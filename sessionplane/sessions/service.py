@@ -1,13 +1,15 @@
-"""The sessions domain: list, statistics and close, on one node or fanned out over an instance.
+"""The sessions domain: read one node's client sessions, and the GeminiDB operations built on it.
 
-Callers (the HTTP handlers, the CLI) have already found the instance and authorised the caller;
-functions here take the records, talk to nodes through the adapter, and write the audit trail.
+Callers (the HTTP handlers, the CLI, the fleet operations, rules) have already found the instance
+and authorised the caller; functions here take the records, talk to nodes through the adapter,
+and write the audit trail. Every node operation is bounded by the adapter's node deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +25,26 @@ from sessionplane.errors import (
 from sessionplane.iam.actions import DELETE_SESSION
 from sessionplane.inventory.records import Instance, Node
 from sessionplane.nodes.adapter import NodeAdapter
-from sessionplane.nodes.client_list import ClientIndex
+from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
-from sessionplane.sessions.selection import CloseCriteria, Protection, Statistics
+from sessionplane.sessions.selection import KillPlan, Protection, Statistics
+from sessionplane.sessions.selector import Criteria, Selector
 from sessionplane.settings import Settings
 
 _USABLE_INSTANCE_STATES = frozenset({"normal", "abnormal"})
-_EVERY_SESSION = 2**31  # "no limit" for instance listings, which are not paged
+NodeHealth = Callable[[str], bool]  # node ID -> may it be used now (the health probe's view)
+
+
+@dataclass(frozen=True)
+class NodeRead:
+    """One node's CLIENT LIST, what is shielded on it, and the lines a selector picked."""
+
+    instance: Instance
+    node: Node
+    listing: ClientList
+    shielded: set[int]
+    sessions: list[int]  # every client session
+    selected: list[int]  # the client sessions the selector picked
 
 
 @dataclass(frozen=True)
@@ -47,10 +62,13 @@ class NodeSessions:
 
 @dataclass
 class NodeOutcome:
+    """What a close did on one node: sessions closed, or the error; who was closed (for reconnects)."""
+
     node_id: str
+    matched: int = 0
     closed: int = 0
     error: SessionplaneError | None = None
-    would_close: list[dict[str, str]] = field(default_factory=list)
+    closed_identities: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def audit(self) -> dict[str, Any]:
         if self.error:
@@ -59,21 +77,79 @@ class NodeOutcome:
 
 
 class SessionService:
-    def __init__(self, *, nodes: NodeAdapter, audit: AuditTrail, settings: Settings) -> None:
+    def __init__(
+        self, *, nodes: NodeAdapter, audit: AuditTrail, settings: Settings, health: NodeHealth | None = None
+    ) -> None:
         self._nodes = nodes
         self._audit = audit
         self._settings = settings
+        self._health = health
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- one node ----------------------------------------------------------------------------
+
+    async def read(self, instance: Instance, node: Node, selector: Selector | None = None) -> NodeRead:
+        """The node's client sessions and, among them, those ``selector`` picks (all when None)."""
+        self.require_usable(instance, node)
+        args = await self._list_args(node, selector)
+        reply = await self._nodes.client_list(node, args=args)
+        listing = ClientList(reply.reply)
+        shielded = self.protection(instance).shielded(listing, reply.own_ids)
+        sessions = selection.client_sessions(listing, shielded)
+        selected = selector.lines(listing, sessions) if selector else sessions
+        return NodeRead(instance, node, listing, shielded, sessions, selected)
+
+    async def kill(self, read: NodeRead, lines: Sequence[int], *, everything: bool = False) -> NodeOutcome:
+        """Close ``lines`` of a read; ``everything``: they are every client session of the node."""
+        plan = selection.plan_close(
+            read.listing,
+            lines,
+            shielded=read.shielded,
+            everything=everything,
+            per_user=self._settings.per_user_kill,
+        )
+        closed = await self._execute(read.node, plan)
+        return NodeOutcome(
+            read.node.id,
+            matched=len(lines),
+            closed=closed,
+            closed_identities=selection.identities(read.listing, lines),
+        )
+
+    async def _execute(self, node: Node, plan: KillPlan) -> int:
+        return await self._nodes.kill(node, ids=plan.ids, users=plan.users)
+
+    async def _list_args(self, node: Node, selector: Selector | None) -> tuple[Any, ...]:
+        if selector is None:
+            return ()
+        if selector.session_ids is not None:
+            return ("ID", *selector.session_ids)
+        filters = server_side_filters(selector)
+        if not filters or not self._settings.node_server_side_filters:
+            return ()
+        capabilities = await self._nodes.capabilities(node)
+        return filters if capabilities.client_list_filters else ()
+
+    def protection(self, instance: Instance) -> Protection:
+        s = self._settings
+        return Protection(
+            names=frozenset((*s.protected_client_names, *instance.protected_names)),
+            users=frozenset((*s.protected_users, *instance.protected_users)),
+        )
+
+    def require_usable(self, instance: Instance, node: Node | None) -> None:
+        if instance.status not in _USABLE_INSTANCE_STATES:
+            raise NodeUnavailable(f"Instance {instance.id} is {instance.status}; its sessions cannot be managed now.")
+        if node is not None and self._health is not None and not self._health(node.id):
+            raise NodeUnavailable(f"Node {node.id} is abnormal (its health probe fails); try again when it recovers.")
+
+    # -- GeminiDB: list and statistics -----------------------------------------------------------
 
     async def list_node(
         self, *, instance: Instance, node: Node, offset: int, limit: int, addr_prefix: str | None
     ) -> SessionPage:
-        _require_usable(instance, node)
-        index = await self._nodes.client_list(node)
-        lines = selection.client_sessions(index, self._protection(instance), addr_prefix)
-        page = selection.newest_first(index, lines, offset=offset, limit=limit)
-        return SessionPage(total_count=len(lines), sessions=[selection.session_view(c) for c in page])
+        read = await self.read(instance, node, _addr_selector(addr_prefix))
+        page = selection.newest_first(read.listing, read.selected, offset=offset, limit=limit)
+        return SessionPage(total_count=len(read.selected), sessions=[selection.session_view(c) for c in page])
 
     async def list_instance(self, *, instance: Instance, node_id: str | None) -> list[NodeSessions]:
         targets = target_nodes(instance, node_id)
@@ -81,28 +157,27 @@ class SessionService:
         _raise_failures(targets, results, QuerySessionFailed, single=node_id is not None)
         return [r for r in results if isinstance(r, NodeSessions)]
 
-    async def statistics(self, *, instance: Instance, node: Node) -> Statistics:
-        _require_usable(instance, node)
-        index = await self._nodes.client_list(node)
-        sessions = [index.client(i) for i in selection.client_sessions(index, self._protection(instance))]
-        return selection.statistics(sessions, idle_threshold=self._settings.active_idle_threshold_seconds)
-
     async def _node_sessions(self, instance: Instance, node: Node) -> NodeSessions:
-        page = await self.list_node(instance=instance, node=node, offset=0, limit=_EVERY_SESSION, addr_prefix=None)
-        return NodeSessions(node.id, page.total_count, page.sessions)
+        read = await self.read(instance, node)
+        page = selection.newest_first(read.listing, read.selected, offset=0, limit=len(read.selected))
+        return NodeSessions(node.id, len(read.selected), [selection.session_view(c) for c in page])
 
-    # -- closing ---------------------------------------------------------------------------
+    async def statistics(self, *, instance: Instance, node: Node) -> Statistics:
+        read = await self.read(instance, node)
+        threshold = self._settings.active_idle_threshold_seconds
+        return selection.statistics(read.listing, read.selected, idle_threshold=threshold)
 
-    async def preview_close(self, *, instance: Instance, node: Node, criteria: CloseCriteria) -> list[dict[str, str]]:
-        """dry_run: what a close with these criteria would close now; closes nothing."""
-        _require_usable(instance, node)
-        index, lines = await self._select(instance, node, criteria)
-        return [selection.session_view(index.client(i)) for i in lines]
+    # -- GeminiDB: closes ------------------------------------------------------------------------
 
-    async def close_node(self, *, meta: RequestMeta, instance: Instance, node: Node, criteria: CloseCriteria) -> int:
-        _require_usable(instance, node)
-        recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node.id, criteria)))
-        outcome = await self._close_one(instance, node, criteria, recorded)
+    async def preview_close(self, *, instance: Instance, node: Node, selector: Selector) -> list[dict[str, str]]:
+        """dry_run: what a close with this selector would close now; closes nothing."""
+        read = await self.read(instance, node, selector)
+        return [selection.session_view(read.listing.client(i)) for i in read.selected]
+
+    async def close_node(self, *, meta: RequestMeta, instance: Instance, node: Node, selector: Selector) -> int:
+        self.require_usable(instance, node)
+        recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node.id, selector)))
+        outcome = await self._close_one(instance, node, selector, recorded)
         await self._finish(await recorded, [outcome])
         if outcome.error:
             raise outcome.error
@@ -111,10 +186,12 @@ class SessionService:
     async def close_instance(self, *, meta: RequestMeta, instance: Instance, node_id: str | None) -> list[NodeOutcome]:
         """Close every client session of every targeted node, concurrently; a failed node does not stop the others."""
         targets = target_nodes(instance, node_id)
-        _require_usable(instance, None)
-        recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node_id, CloseCriteria(ids=None))))
-        closes = (self._close_one(instance, n, CloseCriteria(ids=None), recorded) for n in targets)
-        results = await asyncio.gather(*closes, return_exceptions=True)
+        self.require_usable(instance, None)
+        everything = Selector()
+        recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node_id, everything)))
+        results = await asyncio.gather(
+            *(self._close_one(instance, n, everything, recorded) for n in targets), return_exceptions=True
+        )
         event = await recorded  # an audit failure surfaces here; no node was closed then
         outcomes = [r for r in results if isinstance(r, NodeOutcome)]
         if len(outcomes) != len(results):
@@ -129,12 +206,11 @@ class SessionService:
         return outcomes
 
     async def _close_one(
-        self, instance: Instance, node: Node, criteria: CloseCriteria, recorded: Awaitable[str]
+        self, instance: Instance, node: Node, selector: Selector, recorded: Awaitable[str]
     ) -> NodeOutcome:
-        """List, then close once the audit record is durable (``recorded``); its failure propagates."""
+        """Read, then close once the audit record is durable (``recorded``); its failure propagates."""
         try:
-            _require_usable(instance, node)
-            index, lines = await self._select(instance, node, criteria)
+            read = await self.read(instance, node, selector)
         except QuerySessionFailed as exc:
             # The node answered but would not list its clients: for the caller, the close failed there.
             return NodeOutcome(node.id, error=KillSessionFailed(f"{KillSessionFailed.default_message} {exc.message}"))
@@ -142,34 +218,43 @@ class SessionService:
             return NodeOutcome(node.id, error=exc)
         await recorded
         try:
-            return NodeOutcome(node.id, closed=await self._nodes.kill(node, [index.ids[i] for i in lines]))
+            return await self.kill(read, read.selected, everything=selector.selects_everything)
         except SessionplaneError as exc:
-            return NodeOutcome(node.id, error=exc)
-
-    async def _select(self, instance: Instance, node: Node, criteria: CloseCriteria) -> tuple[ClientIndex, list[int]]:
-        index = await self._nodes.client_list(node, ids=criteria.ids)
-        return index, selection.close_targets(index, self._protection(instance), criteria)
+            return NodeOutcome(node.id, matched=len(read.selected), error=exc)
 
     async def _finish(self, event: str, outcomes: Sequence[NodeOutcome]) -> None:
-        failed = sum(1 for o in outcomes if o.error)
-        outcome = "succeeded" if not failed else ("failed" if failed == len(outcomes) else "partial")
-        first_error = next((o.error.code for o in outcomes if o.error), None)
-        await self._audit.finish(
-            event, outcome=outcome, error_code=first_error, node_results=[o.audit() for o in outcomes]
-        )
-
-    def _protection(self, instance: Instance) -> Protection:
-        s = self._settings
-        return Protection(
-            own_name=s.own_client_name,
-            names=frozenset((*s.protected_client_names, *instance.protected_names)),
-            users=frozenset((*s.protected_users, *instance.protected_users)),
-        )
+        await self._audit.finish(event, **close_outcome(outcomes))
 
 
-def _require_usable(instance: Instance, node: Node | None) -> None:
-    if instance.status not in _USABLE_INSTANCE_STATES:
-        raise NodeUnavailable(f"Instance {instance.id} is {instance.status}; its sessions cannot be managed now.")
+def close_outcome(outcomes: Sequence[NodeOutcome]) -> dict[str, Any]:
+    """The audit record's completion: overall outcome, first error code, per-node results."""
+    failed = sum(1 for o in outcomes if o.error)
+    outcome = "succeeded" if not failed else ("failed" if failed == len(outcomes) else "partial")
+    first_error = next((o.error.code for o in outcomes if o.error), None)
+    return {"outcome": outcome, "error_code": first_error, "node_results": [o.audit() for o in outcomes]}
+
+
+def server_side_filters(selector: Selector) -> tuple[Any, ...]:
+    """CLIENT LIST filters (Valkey 8.1+) that narrow the reply to a superset of what ``selector.match``
+    picks: single exact values only (the node's filters take one value each). The selector is still
+    applied to the reply, so the answer is the same with or without them."""
+    m = selector.match
+    args: list[Any] = []
+    for name, glob in (("NAME", m.name), ("USER", m.user), ("LIB-NAME", m.lib_name)):
+        literal = glob.literal if glob else None
+        if literal:
+            args += [name, literal]
+    if m.db is not None and len(m.db) == 1:
+        args += ["DB", next(iter(m.db))]
+    if m.ip is not None and len(m.ip) == 1:
+        args += ["IP", next(iter(m.ip))]
+    if m.min_idle_seconds:
+        args += ["IDLE", m.min_idle_seconds]
+    return tuple(args)
+
+
+def _addr_selector(addr_prefix: str | None) -> Selector | None:
+    return Selector(match=Criteria(addr_prefix=addr_prefix)) if addr_prefix else None
 
 
 def target_nodes(instance: Instance, node_id: str | None) -> tuple[Node, ...]:
@@ -196,5 +281,14 @@ def _raise_failures(
         raise failure(f"{failure.default_message} {len(errors)} of {len(targets)} nodes failed. {details}")
 
 
-def _subject(instance: Instance, node_id: str | None, criteria: CloseCriteria) -> AuditSubject:
-    return AuditSubject(DELETE_SESSION.name, instance.id, node_id, criteria.audit_parameters())
+def _subject(instance: Instance, node_id: str | None, selector: Selector) -> AuditSubject:
+    return AuditSubject(DELETE_SESSION.name, instance.id, node_id, audit_parameters(selector))
+
+
+def audit_parameters(selector: Selector) -> dict[str, object]:
+    """A GeminiDB close's parameters as the audit trail records them."""
+    parameters: dict[str, object] = {"is_all": selector.session_ids is None}
+    if selector.session_ids is not None:
+        parameters["session_ids"] = [str(i) for i in selector.session_ids]
+    parameters.update(selector.match.as_json())
+    return parameters

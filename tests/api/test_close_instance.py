@@ -95,8 +95,12 @@ def test_own_connections_survive_concurrent_requests(service, admin_token, tenan
         thread.join()
 
     assert statuses == [200] * 60
-    for server in servers:
-        assert _own_ids(server) == own_before[server.port]
+    for server, node in zip(servers, instance.nodes, strict=True):
+        # Pools open connections on demand, so there may be more of ours now; none was closed:
+        # every one the node shows is one the pool holds open (a killed one would be missing).
+        own_after = _own_ids(server)
+        assert own_before[server.port] <= own_after
+        assert own_after == service.call(service.services.nodes.own_ids(node))
 
 
 def _own_ids(server) -> set[int]:

@@ -1,4 +1,4 @@
-"""The CLIENT LIST parser: fast path, fallbacks, and agreement with redis-py's general parser."""
+"""The CLIENT LIST reader: columns, lookups, fallbacks, and agreement with redis-py's general parser."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis._parsers.helpers import parse_client_list as redis_py_parse
 
-from sessionplane.nodes.client_list import ClientIndex, client_from_line, parse_client_list, parse_line
+from sessionplane.nodes.client_list import ClientList, ip_of, parse_client_list, parse_line
 
 REDIS7 = (
     "id=3 addr=127.0.0.1:52555 laddr=127.0.0.1:6379 fd=8 name=orders age=12 idle=3 flags=N db=0 sub=0 psub=0 "
@@ -31,8 +31,8 @@ def test_fast_path_reads_every_indexed_field():
         "-1",
     )
     assert first.ip == "127.0.0.1"
-    assert second.ip == "[::1]" and second.flags == "S" and second.db == "3" and second.user == "repl"
-    assert first.fields()["cmd"] == "client|list"
+    assert second.ip == "::1" and second.flags == "S" and second.db == "3" and second.user == "repl"
+    assert first.fields["cmd"] == "client|list"
 
 
 def test_unix_socket_address_is_reported_as_is():
@@ -57,9 +57,10 @@ def test_a_value_with_a_space_is_kept_whole():
 
 
 def test_a_reply_of_another_shape_is_parsed_line_by_line():
-    index = ClientIndex("addr=1.1.1.1:1 id=4 name=x flags=S\naddr=1.1.1.1:2 id=5 name=y flags=N\n")
-    assert not index.indexed and index.ids == [4, 5]
-    assert index.lines_with_flag("MS") == {0} and index.lines_with_name({"y"}) == {1}
+    listing = ClientList("addr=1.1.1.1:1 id=4 name=x flags=S\naddr=1.1.1.1:2 id=5 name=y flags=N\n")
+    assert listing.ids == [4, 5]
+    assert listing.ids_with_replication_flag() == {4} and listing.ids_with_value("name", {"y"}) == {5}
+    assert listing.column("name") == ["x", "y"]
 
 
 names = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="="), max_size=12)
@@ -81,54 +82,61 @@ def test_agrees_with_redis_py(rows):
     )
     ours = parse_client_list(reply)
     theirs = redis_py_parse(reply)
-    assert [c.fields() for c in ours] == theirs
+    assert [c.fields for c in ours] == theirs
     assert [(c.id, c.name, c.idle, c.flags) for c in ours] == [
         (int(t["id"]), t["name"], int(t["idle"]), t["flags"]) for t in theirs
     ]
-    assert all(parse_line(c.line) == t for c, t in zip(ours, theirs, strict=True))
+    listing = ClientList(reply)
+    assert listing.column("name") == [t["name"] for t in theirs]
+    assert listing.column("idle") == [t["idle"] for t in theirs]
+    assert all(parse_line(line.decode()) == t for line, t in zip(listing.lines, theirs, strict=True))
 
 
-def test_index_lookups_find_exactly_the_matching_lines():
-    index = ClientIndex(REDIS7)
-    assert index.indexed and index.ids == [3, 7]
-    assert index.lines_with_flag("MS") == {1}
-    assert index.lines_with_name({"orders"}) == {0} and index.lines_with_name({"order"}) == set()
-    assert index.lines_with_name({""}) == set()
-    assert index.lines_with_user({"repl", "x.y"}) == {1}
-    assert index.lines_with_addr_prefix("127.0.0.1:") == {0}
-    assert index.lines_with_addr_prefix("[::1]") == {1}
-    assert index.lines_with_addr_prefix("127.0.0.1:6379") == set()  # laddr does not count
+def test_lookups_find_exactly_the_matching_lines():
+    listing = ClientList(REDIS7)
+    assert listing.ids == [3, 7]
+    assert listing.ids_with_replication_flag() == {7}
+    assert listing.ids_with_value("name", {"orders"}) == {3} and listing.ids_with_value("name", {"order"}) == set()
+    assert listing.ids_with_value("name", {""}) == set()
+    assert listing.ids_with_value("user", {"repl", "x.y"}) == {7}
+    assert listing.column("addr") == ["127.0.0.1:52555", "[::1]:40000"]
+    assert listing.column("laddr") == ["127.0.0.1:6379", "[::1]:6379"]
 
 
 def test_regex_metacharacters_in_values_are_literal():
-    index = ClientIndex(
+    listing = ClientList(
         "id=1 addr=1.2.3.4:5 fd=1 name=a.b flags=N user=u+ db=0\n"
         "id=2 addr=1x2.3.4:5 fd=1 name=axb flags=N user=uu db=0\n"
     )
-    assert index.lines_with_name({"a.b"}) == {0}
-    assert index.lines_with_user({"u+"}) == {0}
-    assert index.lines_with_addr_prefix("1.2") == {0}
+    assert listing.ids_with_value("name", {"a.b"}) == {1}
+    assert listing.ids_with_value("user", {"u+"}) == {1}
+
+
+def test_ip_of_strips_ports_and_brackets():
+    assert ip_of("10.0.0.1:6379") == "10.0.0.1"
+    assert ip_of("[fe80::1]:50000") == "fe80::1"
+    assert ip_of("/tmp/redis.sock:0") == "/tmp/redis.sock"
 
 
 @given(
     st.lists(
-        st.tuples(names, st.sampled_from(["N", "S", "M", "P", "xb"]), st.sampled_from(["default", "ops"])), max_size=20
+        st.tuples(names, st.sampled_from(["N", "S", "M", "P", "xb", "OM"]), st.sampled_from(["default", "ops"])),
+        max_size=20,
     ),
     names,
+    st.sampled_from(["\n", "\r\n"]),
 )
-def test_index_agrees_with_a_full_parse(rows, probe):
+def test_lookups_agree_with_a_full_parse(rows, probe, newline):
     reply = "".join(
         f"id={n + 1} addr=127.0.0.{n % 3}:{n} fd=8 name={name} age=1 idle=0 flags={flags} db=0 "
-        f"multi=-1 cmd=ping user={user}\r\n"
+        f"multi=-1 cmd=ping user={user}{newline}"
         for n, (name, flags, user) in enumerate(rows)
     )
-    index = ClientIndex(reply)
-    clients = [client_from_line(line) for line in reply.split("\r\n") if line]
-    assert index.ids == [c.id for c in clients]
-    assert index.lines_with_flag("MS") == {i for i, c in enumerate(clients) if set(c.flags) & {"M", "S"}}
-    assert index.lines_with_name({probe}) == {i for i, c in enumerate(clients) if probe and c.name == probe}
-    assert index.lines_with_user({"ops"}) == {i for i, c in enumerate(clients) if c.user == "ops"}
-    assert index.lines_with_addr_prefix("127.0.0.1") == {
-        i for i, c in enumerate(clients) if c.addr.startswith("127.0.0.1")
-    }
-    assert [index.client(i) for i in range(len(index))] == clients
+    listing = ClientList(reply)
+    clients = parse_client_list(reply)
+    assert listing.ids == [c.id for c in clients]
+    assert listing.ids_with_replication_flag() == {c.id for c in clients if set(c.flags) & {"M", "S"}}
+    assert listing.ids_with_value("name", {probe}) == {c.id for c in clients if probe and c.name == probe}
+    assert listing.ids_with_value("user", {"ops"}) == {c.id for c in clients if c.user == "ops"}
+    for field in ("addr", "name", "flags", "user", "cmd"):
+        assert listing.column(field) == [c.fields[field] for c in clients]

@@ -1,0 +1,99 @@
+"""A small pool of connections to one node, which always knows the client IDs of its connections.
+
+Connections are opened on demand (up to ``size``) and kept while they work. ``own_ids`` is the
+set of client IDs of every open connection; ``settled()`` waits while a connection is still in
+its handshake (connected on the node, its ID not yet known to us), so that a CLIENT LIST reply is
+only ever filtered once every connection of ours that it can show has a known ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sessionplane.nodes.wire import Endpoint, NodeConnection
+
+RETIRED_SECONDS = 60.0
+
+
+class NodePool:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        size: int,
+        client_name: str,
+        ssl_context: ssl.SSLContext | None,
+        connect_timeout: float,
+    ) -> None:
+        self.endpoint = endpoint
+        self._connect_timeout = connect_timeout
+        self._size = size
+        self._client_name = client_name
+        self._ssl_context = ssl_context
+        self._idle: list[NodeConnection] = []
+        self._open: set[NodeConnection] = set()
+        self._retired: dict[int, float] = {}  # client ID -> when it was closed
+        self._opening = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._slots = asyncio.Semaphore(size)
+        self.last_used = 0.0
+
+    @property
+    def own_ids(self) -> frozenset[int]:
+        if self._retired:
+            horizon = _now() - RETIRED_SECONDS
+            self._retired = {i: at for i, at in self._retired.items() if at > horizon}
+        return frozenset(c.client_id for c in self._open).union(self._retired)
+
+    async def settled(self) -> frozenset[int]:
+        """The IDs of our connections, once none of them is half-open."""
+        await self._settled.wait()
+        return self.own_ids
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[tuple[NodeConnection, bool]]:
+        """A connection and whether it is fresh; a connection left broken (error, deadline) is dropped."""
+        async with self._slots:
+            self.last_used = _now()
+            fresh = not self._idle
+            connection = self._idle.pop() if self._idle else await self._open_one()
+            try:
+                yield connection, fresh
+            finally:
+                if connection.broken:
+                    self._discard(connection)
+                else:
+                    self._idle.append(connection)
+
+    async def _open_one(self) -> NodeConnection:
+        self._opening += 1
+        self._settled.clear()
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                connection = await NodeConnection.open(
+                    self.endpoint, client_name=self._client_name, ssl_context=self._ssl_context
+                )
+            self._open.add(connection)
+            return connection
+        finally:
+            self._opening -= 1
+            if not self._opening:
+                self._settled.set()
+
+    def _discard(self, connection: NodeConnection) -> None:
+        connection.close()
+        self._open.discard(connection)
+        self._retired[connection.client_id] = _now()
+
+    def close(self) -> None:
+        for connection in list(self._open):
+            self._discard(connection)
+        self._idle.clear()
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
