@@ -94,3 +94,37 @@ export function closeMatching({ selector, description }) {
     close: (count) => fleetClose(selector, count),
   };
 }
+
+// Selected sessions of several nodes (fleet search): one close by ID per node.
+export function closeSelectedAcross({ sessions }) {
+  const byNode = new Map();
+  for (const s of sessions) byNode.set(s.node_id, [...(byNode.get(s.node_id) || []), s.id]);
+  const path = (nodeId) => v3(`/redis/nodes/${segment(nodeId)}/sessions`);
+  return {
+    title: `Close ${sessions.length} selected session${sessions.length === 1 ? '' : 's'}`,
+    scope: `${byNode.size} node${byNode.size === 1 ? '' : 's'}`,
+    instanceId: null,
+    preview: async () => {
+      const answers = await Promise.all(
+        [...byNode].map(async ([nodeId, ids]) => {
+          const answer = await del(path(nodeId), { body: { is_all: false, session_ids: ids }, query: { dry_run: 'true' } });
+          return answer.sessions.map((s) => ({ ...s, node_id: nodeId }));
+        }),
+      );
+      const rows = answers.flat();
+      return { count: rows.length, rows };
+    },
+    close: async (count) => {
+      const results = await Promise.allSettled(
+        [...byNode].map(([nodeId, ids]) => request('DELETE', path(nodeId), { body: { is_all: false, session_ids: ids } })),
+      );
+      const nodes = [...byNode.keys()].map((nodeId, i) =>
+        results[i].status === 'fulfilled'
+          ? { node_id: nodeId, error_code: null }
+          : { node_id: nodeId, error_code: results[i].reason.code, error_msg: results[i].reason.message },
+      );
+      const requestIds = results.filter((r) => r.status === 'fulfilled').map((r) => r.value.requestId);
+      return { closed: nodes.some((n) => n.error_code) ? null : count, nodes, auditId: null, requestId: requestIds.join(', ') };
+    },
+  };
+}
