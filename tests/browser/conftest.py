@@ -42,9 +42,16 @@ expect.set_options(timeout=WAIT_MS)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
+
+    def in_browser_tests(item: pytest.Item) -> bool:
+        return here in item.path.parents
+
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        if in_browser_tests(item):
             item.add_marker(pytest.mark.browser)
+    # Playwright's sync API keeps an asyncio loop running on the main thread until the session ends:
+    # the browser tests run last, so that no other test's asyncio.run() meets that loop.
+    items.sort(key=in_browser_tests)
 
 
 @pytest.fixture(scope="session")

@@ -51,14 +51,16 @@ def test_close_idle_over_closes_what_the_preview_counted(
     server = cluster.start_server()
     instance = adopt(server)
     sleepy = [sessions(server, name=f"sleepy-{i}") for i in range(3)]
-    time.sleep(2.2)  # the sleepy ones idle for 2 s and more; the busy ones below never do
     busy = [sessions(server, name=f"busy-{i}") for i in range(2)]
+    time.sleep(3.2)  # everyone idles 3 s and more; the busy ones speak again just before the preview
     console.sign_in()
     page = console.page
     open_instance(page, instance.id)
     expect(page.locator("table.sessions tbody tr")).to_have_count(5)
 
-    page.get_by_label("Idle over (s)").last.fill("2")
+    page.get_by_label("Idle over (s)").last.fill("3")
+    for session in busy:
+        session.call("PING")
     page.get_by_role("button", name="Close idle").click()
     counted = preview_count(page)
     previewed = page.get_by_role("dialog").locator("table.preview tbody td:nth-child(4)").all_inner_texts()

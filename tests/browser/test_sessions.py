@@ -92,12 +92,12 @@ def test_each_filter_narrows_the_rows(console: Console, instance_with_sessions) 
     assert shown_column(page, "id") == ids_of("billing-worker")
     page.get_by_label("DB", exact=True).fill("")
 
-    time.sleep(2.2)  # let the others idle; then make two of them busy again
+    time.sleep(3.2)  # let them all idle 3 s and more; then make two of them busy again
     opened[0].call("PING")
     opened[2].call("PING")
     page.reload()  # a fresh listing, with the idle times of now
     expect(page.locator("table.sessions tbody tr")).to_have_count(5)
-    page.get_by_label("Idle over (s)").first.fill("2")
+    page.get_by_label("Idle over (s)").first.fill("3")
     assert sorted(shown_column(page, "id")) == sorted(str(s.id) for s in (opened[1], opened[3], opened[4]))
     expect(page.locator(".pager .range")).to_have_text("1–3 of 3")
 
