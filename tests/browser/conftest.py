@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 DOMAIN = "console"
 PASSWORD = "C0nsole-pa55word!"
+ADMIN = "operator"
 WAIT_MS = 15_000  # how long a page may take to show what a test waits for (a liveness guard)
 expect.set_options(timeout=WAIT_MS)
 
@@ -77,32 +79,35 @@ class ConsoleTenant:
     password: str
 
 
-@pytest.fixture(scope="session")
-def console_admin(service: LiveService) -> str:
-    service.call(
-        admin.add_user(service.services.inventory, domain=DOMAIN, name="operator", password=PASSWORD, is_admin=True)
-    )
-    return "operator"
+_ADMINS: weakref.WeakSet[LiveService] = weakref.WeakSet()  # services where the console's admin exists
 
 
 @pytest.fixture
-def console_tenant(service: LiveService, console_admin: str) -> ConsoleTenant:
+def console_service(service: LiveService) -> LiveService:
+    """The service the console tests drive; a module that needs other settings overrides this fixture."""
+    return service
+
+
+@pytest.fixture
+def console_tenant(console_service: LiveService) -> ConsoleTenant:
     """A project of its own per test, so the instances page shows only this test's instances."""
-    project = service.call(
-        admin.add_project(service.services.inventory, domain=DOMAIN, name=f"p-{uuid.uuid4().hex[:8]}")
-    )
-    return ConsoleTenant(domain=DOMAIN, project_id=project.id, admin_name=console_admin, password=PASSWORD)
+    inventory = console_service.services.inventory
+    if console_service not in _ADMINS:
+        console_service.call(admin.add_user(inventory, domain=DOMAIN, name=ADMIN, password=PASSWORD, is_admin=True))
+        _ADMINS.add(console_service)
+    project = console_service.call(admin.add_project(inventory, domain=DOMAIN, name=f"p-{uuid.uuid4().hex[:8]}"))
+    return ConsoleTenant(domain=DOMAIN, project_id=project.id, admin_name=ADMIN, password=PASSWORD)
 
 
 @pytest.fixture
-def adopt(service: LiveService, console_tenant: ConsoleTenant) -> Callable[..., Instance]:
+def adopt(console_service: LiveService, console_tenant: ConsoleTenant) -> Callable[..., Instance]:
     def adopt_instance(*servers: RedisServer, name: str = "orders-cache", **options: object) -> Instance:
         specs = [
             NodeSpec(host=s.host, port=s.port, password=s.password, name=f"node_{i + 1}") for i, s in enumerate(servers)
         ]
-        return service.call(
+        return console_service.call(
             admin.adopt_instance(
-                service.services.inventory,
+                console_service.services.inventory,
                 project_id=console_tenant.project_id,
                 name=name,
                 nodes=specs,
@@ -174,12 +179,12 @@ class Console:
 
 
 @pytest.fixture
-def console(browser: Browser, service: LiveService, console_tenant: ConsoleTenant) -> Iterator[Console]:
+def console(browser: Browser, console_service: LiveService, console_tenant: ConsoleTenant) -> Iterator[Console]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    tab = Console(page=page, base_url=service.url, tenant=console_tenant)
-    own = urlsplit(service.url).netloc
+    tab = Console(page=page, base_url=console_service.url, tenant=console_tenant)
+    own = urlsplit(console_service.url).netloc
 
     def watch(request: Request) -> None:
         parts = urlsplit(request.url)

@@ -38,13 +38,13 @@ def user_with(service: LiveService, tenant: ConsoleTenant, policy: str) -> str:
 
 
 @pytest.fixture
-def reader(service: LiveService, console_tenant: ConsoleTenant) -> str:
-    return user_with(service, console_tenant, READ_ONLY.name)
+def reader(console_service: LiveService, console_tenant: ConsoleTenant) -> str:
+    return user_with(console_service, console_tenant, READ_ONLY.name)
 
 
 @pytest.fixture
-def operator(service: LiveService, console_tenant: ConsoleTenant) -> str:
-    return user_with(service, console_tenant, FULL_ACCESS.name)
+def operator(console_service: LiveService, console_tenant: ConsoleTenant) -> str:
+    return user_with(console_service, console_tenant, FULL_ACCESS.name)
 
 
 def test_a_reader_sees_sessions_without_close_buttons_and_a_crafted_close_is_refused(
