@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from sessionplane.api import errors, instances, sessions, tokens
+from sessionplane.api import errors, fleet, instances, sessions, tokens
 from sessionplane.api.middleware import RequestIdMiddleware
 from sessionplane.services import Services
 from sessionplane.settings import Settings
@@ -40,7 +40,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = svc
     app.add_middleware(RequestIdMiddleware)
-    for router in (tokens.router, sessions.router, instances.router):
+    for router in (tokens.router, sessions.router, instances.router, fleet.router):
         app.include_router(router)
     app.mount("/console", console_app())
     errors.install(app)

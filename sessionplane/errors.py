@@ -12,6 +12,7 @@
     ├── QuerySessionFailed      DBS.301076   the node answered, but listing failed there
     ├── KillSessionFailed       DBS.301077   the node answered, but closing failed there (or some nodes failed)
     ├── Throttled               APIG.0308    rate limited
+    ├── TooManySessions         SP.0001      a close matches more sessions than the caller's expect_at_most
     └── InternalError           DBS.200998   unexpected fault
 
 No HTTP here: the edge maps each class to a status in one table (``sessionplane.api.errors``).
@@ -85,6 +86,11 @@ class KillSessionFailed(SessionplaneError):
 class Throttled(SessionplaneError):
     code = "APIG.0308"
     default_message = "The throttling threshold has been reached."
+
+
+class TooManySessions(SessionplaneError):
+    code = "SP.0001"
+    default_message = "More sessions match than expect_at_most; nothing was closed."
 
 
 class InternalError(SessionplaneError):

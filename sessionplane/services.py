@@ -15,6 +15,7 @@ from sessionplane.iam.store import IamStore
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
 from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.sessions.fleet import FleetService
 from sessionplane.sessions.service import SessionService
 from sessionplane.settings import Settings
 
@@ -32,6 +33,7 @@ class Services:
     authenticator: Authenticator
     authorizer: Authorizer
     sessions: SessionService
+    fleet: FleetService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -42,6 +44,8 @@ class Services:
         audit_store = AuditStore(db)
         audit = AuditTrail(audit_store)
         nodes = NodeAdapter(settings)
+        authorizer = Authorizer(iam=iam, audit=audit, region=settings.region)
+        sessions = SessionService(nodes=nodes, audit=audit, settings=settings)
         return cls(
             settings=settings,
             db=db,
@@ -58,8 +62,11 @@ class Services:
                 lockout=Lockout(),
                 max_skew=timedelta(seconds=settings.sdk_date_max_skew_seconds),
             ),
-            authorizer=Authorizer(iam=iam, audit=audit, region=settings.region),
-            sessions=SessionService(nodes=nodes, audit=audit, settings=settings),
+            authorizer=authorizer,
+            sessions=sessions,
+            fleet=FleetService(
+                sessions=sessions, inventory=inventory, authorizer=authorizer, audit=audit, settings=settings
+            ),
         )
 
     async def start(self) -> None:

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     node_server_side_filters: bool = Field(True, description="Use CLIENT LIST filters where nodes have them.")
     node_tls_ca_file: Path | None = Field(None, description="CA bundle for nodes with TLS; default: the system's.")
     active_idle_threshold_seconds: int = Field(1, ge=0, description="A session idle less than this is active.")
+    idle_over_seconds: int = Field(300, ge=0, description="Summaries and history count sessions idle this long.")
+    fanout_concurrency: int = Field(64, ge=1, le=4096, description="Nodes read or closed at once by fleet calls.")
 
     log_level: str = "INFO"
 

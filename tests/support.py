@@ -73,15 +73,18 @@ class RawSession:
             return data
         return rest
 
-    def closed_by_node(self) -> bool:
-        """True when the node closed this socket: a read returns EOF (or a reset)."""
-        self.sock.settimeout(10)  # a liveness guard, not a speed assertion
+    def closed_by_node(self, *, wait: bool = True) -> bool:
+        """True when the node closed this socket: a read returns EOF (or a reset). ``wait=False``: look
+        without waiting (a socket with nothing to read is open)."""
+        self.sock.settimeout(10 if wait else 0)  # a liveness guard, not a speed assertion
         try:
-            return self.sock.recv(1) == b""
+            return self.sock.recv(1, socket.MSG_PEEK) == b""
         except ConnectionResetError:
             return True
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):
             return False
+        finally:
+            self.sock.settimeout(None)
 
     def alive(self) -> bool:
         try:

@@ -15,13 +15,19 @@ from sessionplane.sessions.selector import Selector, parse_criteria
 _DECIMAL = re.compile(r"[0-9]{1,20}")
 
 
-def parse_close_body(raw: bytes) -> Selector:
+def json_object(raw: bytes, *, what: str = "a JSON object") -> dict[str, Any]:
+    """The body as a JSON object, or ``InvalidParameter`` (never a recursion error on deep nesting)."""
     try:
         document: Any = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidParameter("Invalid parameter: the request body is not valid JSON.") from None
     if not isinstance(document, dict):
-        raise InvalidParameter("Invalid parameter: the request body must be a JSON object with is_all.")
+        raise InvalidParameter(f"Invalid parameter: the request body must be {what}.")
+    return document
+
+
+def parse_close_body(raw: bytes) -> Selector:
+    document = json_object(raw, what="a JSON object with is_all")
     if document.get("is_all") is True:
         document = {k: v for k, v in document.items() if k != "session_ids"}  # ignored when is_all is true
     try:

@@ -29,6 +29,7 @@ STATUS: dict[type[e.SessionplaneError], int] = {
     e.QuerySessionFailed: 400,
     e.KillSessionFailed: 400,
     e.Throttled: 429,
+    e.TooManySessions: 409,
     e.InternalError: 500,
 }
 _GATEWAY_ERRORS = (e.AuthenticationFailed, e.TokenRevoked, e.Throttled)

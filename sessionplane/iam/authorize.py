@@ -93,6 +93,10 @@ class Authorizer:
             await self._audit.denied(meta, subject, error_code=Forbidden.code)
         raise Forbidden(f"Policy doesn't allow {action.name} to be performed.")
 
+    async def allows(self, meta: RequestMeta, action: Action, instance: Instance | None) -> bool:
+        """Whether the action is allowed, without auditing or raising (for scopes that skip what is not)."""
+        return meta.principal.is_admin or (await self.explain(meta, action, instance)).allowed
+
     async def explain(self, meta: RequestMeta, action: Action, instance: Instance | None) -> Evaluation:
         p = meta.principal
         granted = await self._iam.effective_policies(

@@ -81,19 +81,6 @@ class Criteria:
     def used(self) -> tuple[str, ...]:
         return tuple(f for f in FIELDS if getattr(self, f) is not None)
 
-    def columns(self) -> set[str]:
-        """The CLIENT LIST fields its tests read."""
-        needs = {
-            "addr_prefix": "addr",
-            "ip": "addr",
-            "db": "db",
-            "flags": "flags",
-            "min_idle_seconds": "idle",
-            "min_age_seconds": "age",
-            "max_age_seconds": "age",
-        }
-        return {needs.get(f, wire_name(f)) for f in self.used}
-
     def tests(self, listing: ClientList) -> list[Callable[[int], bool]]:
         """One predicate per used field, over line numbers of ``listing``."""
         tests: list[Callable[[int], bool]] = []

@@ -14,6 +14,9 @@ def test_openapi_lists_every_endpoint_with_its_parameters(service):
         "/v3/{project_id}/instances/{instance_id}/sessions",
         "/v3/{project_id}/redis/nodes/{node_id}/session-statistics",
         "/v3/{project_id}/instances",
+        "/sessionplane/v1/{project_id}/sessions/search",
+        "/sessionplane/v1/{project_id}/sessions/summary",
+        "/sessionplane/v1/{project_id}/sessions/close",
     }
     node = paths["/v3/{project_id}/redis/nodes/{node_id}/sessions"]
     assert set(node) == {"get", "delete"}
