@@ -26,8 +26,8 @@ export class CloseFlow {
     this.page.pauseRefresh(true);
     this.page.update();
     try {
-      const { count, rows } = await plan.preview();
-      this.state = { step: 'confirm', count, rows };
+      const { count, rows, failed = [] } = await plan.preview();
+      this.state = { step: 'confirm', count, rows, failed };
     } catch (error) {
       this.state = { step: 'error', error };
     }
@@ -134,8 +134,11 @@ export class CloseFlow {
         </div>`;
     }
     if (s.step === 'done') return html`${title}<p role="status" class="result">${this.summary()}</p>${this.buttons('Done')}`;
-    if (!s.count) return html`${title}<p class="preview-count" role="status">No session matches: nothing to close.</p>${this.buttons('Close dialog')}`;
-    return html`${title}
+    const unread = s.failed.length
+      ? html`<div class="notice warn" role="alert">Not counted: ${s.failed.map((f) => `${f.node_id} (${f.error_code} ${f.error_msg})`).join('; ')}</div>`
+      : nothing;
+    if (!s.count) return html`${title}${unread}<p class="preview-count" role="status">No session matches: nothing to close.</p>${this.buttons('Close dialog')}`;
+    return html`${title}${unread}
       <p class="preview-count" role="status"><strong>${plural(s.count, 'session')}</strong> would be closed.</p>
       ${this.previewTable(s.rows)}
       <div class="buttons">

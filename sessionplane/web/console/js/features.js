@@ -3,9 +3,6 @@
 import { request } from './api.js';
 
 const ENDPOINTS = {
-  search: 'POST /sessionplane/v1/{}/sessions/search',
-  summary: 'POST /sessionplane/v1/{}/sessions/summary',
-  fleetClose: 'POST /sessionplane/v1/{}/sessions/close',
   history: 'GET /sessionplane/v1/{}/instances/{}/session-history',
   growth: 'GET /sessionplane/v1/{}/instances/{}/session-growth',
   rules: 'GET /sessionplane/v1/{}/instances/{}/close-rules',

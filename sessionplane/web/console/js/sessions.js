@@ -1,13 +1,13 @@
 // Session columns, filters and loading, shared by the instance page and fleet search.
-import { ApiError, ext, get, post, segment, v3 } from './api.js';
+import { ApiError, ext, request } from './api.js';
 import { globMatcher } from './ui.js';
 
 export const SESSION_COLUMNS = [
   { key: 'id', label: 'ID', numeric: true, help: "The node's client ID (CLIENT LIST id): what a close by ID names." },
   { key: 'addr', label: 'Address', help: "The client's ip:port as the node sees it." },
   { key: 'name', label: 'Name', help: 'Client name set with CLIENT SETNAME; empty when the client set none.' },
-  { key: 'user', label: 'User', help: 'The ACL user the client authenticated as.', rich: true },
-  { key: 'lib_name', label: 'Library', help: 'Client library (CLIENT SETINFO lib-name), when the client reports it.', rich: true },
+  { key: 'user', label: 'User', help: 'The ACL user the client authenticated as.' },
+  { key: 'lib_name', label: 'Library', help: 'Client library (CLIENT SETINFO lib-name), when the client reports it.' },
   { key: 'db', label: 'DB', numeric: true, help: 'The database the client has selected.' },
   { key: 'cmd', label: 'Last command', help: 'The last command the client sent.' },
   { key: 'age', label: 'Age (s)', numeric: true, help: 'Seconds since the client connected.' },
@@ -18,9 +18,9 @@ export const SESSION_COLUMNS = [
   { key: 'multi', label: 'Multi', numeric: true, help: 'Commands queued in a MULTI transaction (-1: not in one).' },
 ];
 
+// The columns of the rows at hand: a field no row has (lib_name before Redis 7.2) is left out.
 export function columnsFor(rows, { withNode = false } = {}) {
-  const rich = rows.some((row) => 'user' in row);
-  const columns = SESSION_COLUMNS.filter((c) => !c.rich || rich);
+  const columns = rows.length ? SESSION_COLUMNS.filter((c) => rows.some((row) => c.key in row)) : SESSION_COLUMNS;
   if (!withNode) return columns;
   return [
     { key: 'instance_id', label: 'Instance', help: 'The instance the node belongs to.' },
@@ -46,24 +46,21 @@ export function filterRows(rows, filters) {
 }
 
 const SEARCH_PAGE = 1000;
-export const NODE_CAP = 10_000; // a browser table beyond this is no help: narrow the listing instead
+export const NODE_CAP = 10_000; // a browser table beyond this is no help: narrow with fleet search instead
 
-function failure(failed) {
-  return new ApiError({ status: 400, code: failed.error_code, message: `${failed.node_id}: ${failed.error_msg}`, requestId: '' });
+// A node search could not read: an error like any other, with the search's request id.
+function failure(failed, requestId) {
+  return new ApiError({ status: 200, code: failed.error_code, message: failed.error_msg, requestId });
 }
 
-// Every session of one node: through fleet search when offered (it carries user, lib_name, flags),
-// else the GeminiDB instance listing narrowed to the node.
-export async function loadNodeSessions({ instance, node, search }) {
-  if (!search) {
-    const answer = await get(v3(`/instances/${segment(instance.id)}/sessions`), { node_id: node.id });
-    return { rows: answer.node_sessions.flatMap((n) => n.sessions), total: answer.node_sessions[0]?.total_count ?? 0 };
-  }
+// Every session of one node (up to NODE_CAP), through fleet search: every CLIENT LIST field.
+export async function loadNodeSessions({ node }) {
   const rows = [];
   let total = 0;
   do {
-    const answer = await post(ext('/sessions/search'), { scope: { node_ids: [node.id] }, sort: '-age', offset: rows.length, limit: SEARCH_PAGE });
-    if (answer.failed_nodes?.length) throw failure(answer.failed_nodes[0]);
+    const body = { scope: { node_ids: [node.id] }, sort: 'age', offset: rows.length, limit: SEARCH_PAGE };
+    const { data: answer, requestId } = await request('POST', ext('/sessions/search'), { body });
+    if (answer.failed_nodes?.length) throw failure(answer.failed_nodes[0], requestId);
     rows.push(...answer.sessions);
     total = answer.total_count;
     if (!answer.sessions.length) break;

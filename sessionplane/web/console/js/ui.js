@@ -83,7 +83,7 @@ export function download(filename, type, text) {
 
 export function exportButtons(name, columns, rows) {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const plain = () => rows.map((row) => Object.fromEntries(columns.map((c) => [c.key, c.value ? c.value(row) : row[c.key]])));
+  const plain = () => rows.map((row) => Object.fromEntries(columns.map((c) => [c.key, (c.value ? c.value(row) : row[c.key]) ?? ''])));
   return html`<span class="export">
     <button type="button" ?disabled=${!rows.length} @click=${() => download(`${name}-${stamp}.csv`, 'text/csv', toCsv(columns, rows))}>Export CSV</button>
     <button type="button" ?disabled=${!rows.length} @click=${() => download(`${name}-${stamp}.json`, 'application/json', `${JSON.stringify(plain(), null, 2)}\n`)}>Export JSON</button>

@@ -5,7 +5,6 @@ import { ext, post } from '../api.js';
 import { barChart, disposeCharts } from '../charts.js';
 import { CloseFlow } from '../closeflow.js';
 import { closeMatching, closeSelectedAcross } from '../closes.js';
-import { features } from '../features.js';
 import { listInstances } from '../inventory.js';
 import { Page } from '../page.js';
 import { mayCloseAny } from '../permissions.js';
@@ -14,8 +13,8 @@ import { columnsFor } from '../sessions.js';
 import { columnHelp, errorBanner, exportButtons, notice, pager } from '../ui.js';
 
 const SORTS = [
-  ['-age', 'Newest first'],
-  ['age', 'Oldest first'],
+  ['age', 'Newest first'],
+  ['-age', 'Oldest first'],
   ['-idle', 'Most idle first'],
   ['idle', 'Least idle first'],
   ['addr', 'Address'],
@@ -33,7 +32,7 @@ export class FleetPage extends Page {
     this.scope = new Set();
     this.fields = emptySelectorFields();
     this.applied = { match: {}, exclude: {} };
-    this.sort = '-age';
+    this.sort = 'age';
     this.offset = 0;
     this.limit = 100;
     this.result = null;
@@ -54,15 +53,13 @@ export class FleetPage extends Page {
 
   async fetch() {
     if (!this.instances) {
-      this.features = await features();
       this.instances = (await listInstances({ limit: 100 })).instances;
-      this.mayClose = this.features.fleetClose && (await mayCloseAny(this.instances));
+      this.mayClose = await mayCloseAny(this.instances);
     }
-    if (!this.features.search) return;
     const selector = this.selector();
     const [result, summary] = await Promise.all([
       post(ext('/sessions/search'), { ...selector, sort: this.sort, offset: this.offset, limit: this.limit }),
-      this.features.summary ? post(ext('/sessions/summary'), { ...selector, group_by: this.groupBy, top: 10 }) : null,
+      post(ext('/sessions/summary'), { ...selector, group_by: this.groupBy, top: 10 }),
     ]);
     this.result = result;
     this.summary = summary;
@@ -86,7 +83,6 @@ export class FleetPage extends Page {
     const columns = columnsFor(rows, { withNode: true });
     return html`<h1>Fleet search</h1>
       <p class="hint">One selector over every instance of the project you may see (or the ones you tick).</p>
-      ${this.features && !this.features.search ? notice('This server has no fleet search endpoint (POST /sessions/search).', 'warn') : nothing}
       <form class="fleet" @submit=${(e) => this.search(e)}>
         ${this.scopeFieldset()}
         ${selectorFieldset(this.fields, (g, k, v) => this.setField(g, k, v), { prefix: 'fleet' })}

@@ -3,7 +3,6 @@
 import { html, nothing } from '../../vendor/lit-html/lit-html.js';
 import { CloseFlow } from '../closeflow.js';
 import { closeIdle, closeInstance, closeNode, closeSelected } from '../closes.js';
-import { features } from '../features.js';
 import { instanceById, instanceTabs, nodesOf } from '../inventory.js';
 import { Page } from '../page.js';
 import { mayClose } from '../permissions.js';
@@ -57,12 +56,11 @@ export class InstancePage extends Page {
   async fetch() {
     if (!this.instance) {
       this.instance = await instanceById(this.params.id);
-      this.features = await features();
       this.mayClose = await mayClose(this.instance);
       if (!this.node) this.nodeId = nodesOf(this.instance)[0]?.id;
     }
     if (!this.node) return;
-    const { rows, total } = await loadNodeSessions({ instance: this.instance, node: this.node, search: this.features.search });
+    const { rows, total } = await loadNodeSessions({ node: this.node });
     this.rows = rows;
     this.total = total;
     const present = new Set(rows.map((r) => r.id));
@@ -98,7 +96,7 @@ export class InstancePage extends Page {
       </div>
       ${errorBanner(this.error)}
       ${notice(this.flow.summary(), 'ok')}
-      ${this.filterForm(columns)}
+      ${this.filterForm()}
       ${this.mayClose ? this.actions() : html`<p class="hint readonly">You may list sessions here; closing them needs <code>deleteSession</code>.</p>`}
       ${this.total > this.rows.length ? notice(`The node has ${this.total} sessions; the first ${NODE_CAP} are shown. Narrow with fleet search.`, 'warn') : nothing}
       ${this.table(columns, shown)}
@@ -107,15 +105,14 @@ export class InstancePage extends Page {
       ${this.flow.view()}`;
   }
 
-  filterForm(columns) {
+  filterForm() {
     const field = (name, label, attrs = {}) => html`<label>${label}
       <input name=${name} type=${attrs.type || 'text'} min=${attrs.min ?? nothing} placeholder=${attrs.placeholder || ''}
         ?disabled=${attrs.disabled} .value=${this.filters[name]} @input=${(e) => this.setFilter(name, e.target.value)}></label>`;
-    const hasUser = columns.some((c) => c.key === 'user');
     return html`<fieldset class="filters"><legend>Filters</legend>
       ${field('addr', 'Address prefix', { placeholder: '10.0.0.' })}
       ${field('name', 'Name', { placeholder: 'batch-*' })}
-      ${field('user', 'User', { placeholder: hasUser ? 'app' : 'needs fleet search', disabled: !hasUser })}
+      ${field('user', 'User', { placeholder: 'app' })}
       ${field('db', 'DB', { type: 'number', min: 0 })}
       ${field('idle', 'Idle over (s)', { type: 'number', min: 0 })}
     </fieldset>`;
@@ -124,16 +121,15 @@ export class InstancePage extends Page {
   actions() {
     const instance = this.instance;
     const node = this.node;
-    const fleet = this.features.fleetClose;
     const ids = [...this.selected];
     const open = (plan) => this.flow.open(plan);
     return html`<div class="actions" role="group" aria-label="Close sessions">
       <button type="button" class="danger" ?disabled=${!ids.length} @click=${() => open(closeSelected({ instance, node, ids }))}>Close selected (${ids.length})</button>
-      <button type="button" class="danger" ?disabled=${!node} @click=${() => open(closeNode({ instance, node, fleet }))}>Close all of this node</button>
-      <button type="button" class="danger" @click=${() => open(closeInstance({ instance, fleet }))}>Close all of this instance</button>
+      <button type="button" class="danger" ?disabled=${!node} @click=${() => open(closeNode({ instance, node }))}>Close all of this node</button>
+      <button type="button" class="danger" @click=${() => open(closeInstance({ instance }))}>Close all of this instance</button>
       <span class="idle-close">
         <label>Idle over (s) <input name="close-idle" type="number" min="0" .value=${String(this.idleSeconds)} @input=${(e) => { this.idleSeconds = Number(e.target.value); }}></label>
-        <button type="button" class="danger" ?disabled=${!node} @click=${() => open(closeIdle({ instance, node, seconds: Math.max(0, Math.floor(this.idleSeconds) || 0), fleet }))}>Close idle</button>
+        <button type="button" class="danger" ?disabled=${!node} @click=${() => open(closeIdle({ instance, node, seconds: Math.max(0, Math.floor(this.idleSeconds) || 0) }))}>Close idle</button>
       </span>
     </div>`;
   }
