@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Reque
 
 from sessionplane import admin
 from sessionplane.demo.servers import RedisServer
+from sessionplane.iam.system_policies import FULL_ACCESS, READ_ONLY
 from sessionplane.inventory.records import Instance, NodeSpec
 from tests.live import LiveService
 
@@ -97,6 +98,33 @@ def console_tenant(console_service: LiveService) -> ConsoleTenant:
         _ADMINS.add(console_service)
     project = console_service.call(admin.add_project(inventory, domain=DOMAIN, name=f"p-{uuid.uuid4().hex[:8]}"))
     return ConsoleTenant(domain=DOMAIN, project_id=project.id, admin_name=ADMIN, password=PASSWORD)
+
+
+def user_with(service: LiveService, tenant: ConsoleTenant, policy: str) -> str:
+    """A user (not the account's admin) whose only permission is this system policy in the tenant's project."""
+    name = f"user-{uuid.uuid4().hex[:6]}"
+    inventory = service.services.inventory
+    user = service.call(admin.add_user(inventory, domain=tenant.domain, name=name, password=tenant.password))
+    service.call(
+        service.services.iam.attach(
+            account_id=user.account_id,
+            policy_name=policy,
+            principal_type="user",
+            principal_id=user.id,
+            project_id=tenant.project_id,
+        )
+    )
+    return name
+
+
+@pytest.fixture
+def reader(console_service: LiveService, console_tenant: ConsoleTenant) -> str:
+    return user_with(console_service, console_tenant, READ_ONLY.name)
+
+
+@pytest.fixture
+def operator(console_service: LiveService, console_tenant: ConsoleTenant) -> str:
+    return user_with(console_service, console_tenant, FULL_ACCESS.name)
 
 
 @pytest.fixture

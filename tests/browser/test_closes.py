@@ -119,3 +119,31 @@ def test_close_all_of_an_instance_closes_every_node(
     page.get_by_role("dialog").get_by_role("button", name="Done").click()
     expect(page.locator("table.sessions tbody tr")).to_have_count(0)
     expect(page.get_by_role("status").filter(has_text="every node of orders-cache")).to_be_visible()
+
+
+def test_a_close_refuses_when_more_sessions_match_than_were_confirmed(
+    console: Console, cluster: LocalCluster, adopt: Callable[..., Instance], sessions: Callable[..., RawSession]
+) -> None:
+    server = cluster.start_server()
+    instance = adopt(server)
+    first = [sessions(server, name="crowd") for _ in range(2)]
+    console.expect_api_error(409)
+    console.sign_in()
+    page = console.page
+    open_instance(page, instance.id)
+    expect(page.locator("table.sessions tbody tr")).to_have_count(2)
+
+    page.get_by_role("button", name="Close all of this node").click()
+    assert preview_count(page) == 2
+    latecomer = sessions(server, name="crowd")  # arrives between the preview and the confirmation
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Close 2 sessions").click()
+
+    expect(dialog.get_by_role("alert")).to_contain_text("SP.0001")
+    expect(dialog).to_contain_text("nothing was closed")
+    assert all(s.alive() for s in [*first, latecomer])
+    dialog.get_by_role("button", name="Preview again").click()
+    assert preview_count(page) == 3
+    dialog.get_by_role("button", name="Close 3 sessions").click()
+    expect(dialog.locator(".result")).to_contain_text("Closed 3 sessions")
+    assert all(s.closed_by_node() for s in [*first, latecomer])

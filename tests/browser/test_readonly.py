@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
-import pytest
 from playwright.sync_api import expect
 
-from sessionplane import admin
 from sessionplane.demo.servers import LocalCluster
-from sessionplane.iam.system_policies import FULL_ACCESS, READ_ONLY
 from sessionplane.inventory.records import Instance
-from tests.browser.conftest import Console, ConsoleTenant
+from tests.browser.conftest import Console
 from tests.browser.pages import open_instance, wait_for_names
-from tests.live import LiveService
 from tests.support import RawSession
 
 CLOSE_BUTTONS = ("Close selected", "Close all of this node", "Close all of this instance", "Close idle")
-
-
-def user_with(service: LiveService, tenant: ConsoleTenant, policy: str) -> str:
-    """A user (not the account's admin) whose only permission is this system policy in the tenant's project."""
-    name = f"user-{uuid.uuid4().hex[:6]}"
-    inventory = service.services.inventory
-    user = service.call(admin.add_user(inventory, domain=tenant.domain, name=name, password=tenant.password))
-    service.call(
-        service.services.iam.attach(
-            account_id=user.account_id,
-            policy_name=policy,
-            principal_type="user",
-            principal_id=user.id,
-            project_id=tenant.project_id,
-        )
-    )
-    return name
-
-
-@pytest.fixture
-def reader(console_service: LiveService, console_tenant: ConsoleTenant) -> str:
-    return user_with(console_service, console_tenant, READ_ONLY.name)
-
-
-@pytest.fixture
-def operator(console_service: LiveService, console_tenant: ConsoleTenant) -> str:
-    return user_with(console_service, console_tenant, FULL_ACCESS.name)
 
 
 def test_a_reader_sees_sessions_without_close_buttons_and_a_crafted_close_is_refused(

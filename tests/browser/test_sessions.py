@@ -162,3 +162,23 @@ def test_csv_and_json_export_hold_the_rows_on_screen(console: Console, instance_
     assert [{k: str(row[k]) for k in on_screen[0]} for row in as_json] == on_screen
     assert csv_download.value.suggested_filename.endswith(".csv")
     assert json_download.value.suggested_filename.endswith(".json")
+
+
+def test_the_user_filter_narrows_to_an_acl_user(
+    console: Console, cluster: LocalCluster, adopt: Callable[..., Instance], sessions: Callable[..., RawSession]
+) -> None:
+    server = cluster.start_server()
+    with server.client() as client:
+        client.acl_setuser("app", enabled=True, passwords=["+app-secret"], commands=["+@all"], keys=["*"])
+    instance = adopt(server)
+    as_app = [sessions(server, name="via-app", user="app", password="app-secret") for _ in range(2)]
+    sessions(server, name="via-default")
+    console.sign_in()
+    page = console.page
+    open_instance(page, instance.id)
+    expect(page.locator("table.sessions tbody tr")).to_have_count(3)
+
+    page.get_by_label("User", exact=True).fill("ap?")
+
+    assert sorted(shown_column(page, "id")) == sorted(str(s.id) for s in as_app)
+    assert set(shown_column(page, "user")) == {"app"}

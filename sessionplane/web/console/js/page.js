@@ -23,10 +23,15 @@ export class Page {
     return this.load();
   }
 
-  // Subclasses implement fetch(); a tick that arrives while a load runs is skipped.
+  // Subclasses implement fetch(). A load asked for while one runs (a new search, a refresh tick)
+  // runs once more right after it, so the page always ends up showing the latest request.
   async load() {
-    if (this.loading) return;
+    if (this.loading) {
+      this.again = true;
+      return;
+    }
     this.loading = true;
+    this.again = false;
     this.update();
     try {
       await this.fetch();
@@ -37,6 +42,7 @@ export class Page {
       this.loading = false;
       this.update();
     }
+    if (this.again && !this.disposed) await this.load();
   }
 
   async fetch() {}
@@ -48,6 +54,7 @@ export class Page {
   rendered(_root) {}
 
   dispose() {
+    this.disposed = true;
     this.refresh.stop();
   }
 }
