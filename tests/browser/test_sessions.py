@@ -182,3 +182,22 @@ def test_the_user_filter_narrows_to_an_acl_user(
 
     assert sorted(shown_column(page, "id")) == sorted(str(s.id) for s in as_app)
     assert set(shown_column(page, "user")) == {"app"}
+
+
+def test_the_csv_export_defuses_client_names_that_read_as_formulas(
+    console: Console, cluster: LocalCluster, adopt: Callable[..., Instance], sessions: Callable[..., RawSession]
+) -> None:
+    server = cluster.start_server()
+    instance = adopt(server)
+    sessions(server, name="=HYPERLINK(evil)")
+    console.sign_in()
+    page = console.page
+    open_instance(page, instance.id)
+    expect(page.locator("table.sessions tbody tr")).to_have_count(1)
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+
+    (row,) = csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8")))
+    assert row["name"] == "'=HYPERLINK(evil)"
+    assert row["multi"] == "-1"  # a plain negative number stays a number
