@@ -34,6 +34,7 @@ def test_close_selected_closes_exactly_those(
     assert sorted(dialog.locator("table.preview tbody td:first-child").all_inner_texts()) == sorted(
         str(s.id) for s in doomed
     )
+    console.assert_accessible()
     console.screenshot("close-preview")
     dialog.get_by_role("button", name="Close 2 sessions").click()
     expect(dialog.locator(".result")).to_contain_text("Closed 2 sessions")

@@ -18,7 +18,7 @@ const GROUPS = [
   ['node', 'Node'],
 ];
 const SINCE = ['-15m', '-1h', '-6h', '-24h', '-7d', '-30d'];
-const WINDOWS = ['15m', '1h', '6h', '24h', '7d'];
+const WINDOWS = ['2m', '15m', '1h', '6h', '24h', '7d'];
 
 const select = (name, label, options, value, onChange) => html`<label>${label}
   <select name=${name} @change=${(e) => onChange(e.target.value)}>
