@@ -1,0 +1,339 @@
+"""One-node cases: closes, listings and small calls, each against the fastest raw way on the same node."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import hiredis
+from redis.asyncio import Redis
+
+from bench.harness import (
+    APP_USER,
+    OWN_USER,
+    Contender,
+    Deployment,
+    Holder,
+    Http,
+    Raw,
+    Row,
+    hold,
+    release,
+    rounds,
+)
+from sessionplane.auth.signing import SignedRequest, sign_request
+from sessionplane.demo.servers import RedisServer
+
+_ID = re.compile(rb"\nid=(\d+)")
+_USER = re.compile(rb" user=(\S*)")
+SMALL_CALLS = 200  # per round: small calls are timed as the mean of many
+
+
+class Node:
+    """One node of a deployment: its server, node ID, a raw connection (the baselines) and sessions."""
+
+    def __init__(self, deployment: Deployment, instance: str, server: RedisServer, *, own_user: bool) -> None:
+        self.deployment, self.server, self.own_user = deployment, server, own_user
+        self.node_id = deployment.instances[instance].nodes[0].id
+        self.instance_id = deployment.instances[instance].id
+        self.raw: Raw | None = None
+        self.http: Http | None = None
+        self.holders: list[Holder] = []
+        self.ids: list[int] = []
+
+    @property
+    def client_user(self) -> str:
+        return APP_USER if self.own_user else "default"
+
+    async def open(self) -> None:
+        self.raw = await Raw.open(self.server)
+        self.http = await Http.open(self.deployment.host, self.deployment.port)
+
+    def close(self) -> None:
+        for c in (self.raw, self.http):
+            if c:
+                c.close()
+
+    async def populate(self, count: int) -> None:
+        self.holders = hold([self.server], count, user=APP_USER if self.own_user else None)
+        self.ids = await self.client_ids()
+
+    async def drop(self) -> None:
+        release(self.holders)
+        self.holders = []
+
+    async def client_ids(self) -> list[int]:
+        """IDs of the clients' sessions: unnamed (ours are named), of the clients' user, not this raw connection."""
+        assert self.raw
+        me = await self.raw.call("CLIENT", "ID")
+        reply = await self.raw.call("CLIENT", "LIST", "TYPE", "normal")
+        user = b" user=" + self.client_user.encode() + b" "
+        return [
+            client_id
+            for line in reply.split(b"\n")
+            if (m := re.match(rb"id=(\d+) ", line))
+            and b" name= " in line
+            and user in line
+            and (client_id := int(m.group(1))) != me
+        ]
+
+    async def verify_closed(self) -> None:
+        left = await self.client_ids()
+        assert not left, f"{len(left)} sessions survived the close"
+
+    async def api(self, method: str, path: str, body: object | None = None, *, signed: bool = False):
+        assert self.http
+        d = self.deployment
+        data = json.dumps(body).encode() if body is not None else b""
+        full = f"/v3/{d.project_id}{path}"
+        headers = self._signature(method, full, data) if signed else {"X-Auth-Token": d.token}
+        response = await self.http.request(method, full, data, headers)
+        assert response.status == 200, response.body[:300]
+        return response
+
+    def _signature(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        d = self.deployment
+        url = urlsplit(path)
+        headers = {
+            "content-type": "application/json",
+            "host": f"{d.host}:{d.port}",
+            "x-project-id": d.project_id,
+            "x-sdk-date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        }
+        query = tuple(tuple(p.split("=", 1)) for p in url.query.split("&") if p)
+        request = SignedRequest(method, url.path, query, headers, body)  # type: ignore[arg-type]
+        authorization = sign_request(request, d.ak, d.sk, list(headers))
+        return {**{k.title(): v for k, v in headers.items() if k != "host"}, "Authorization": authorization}
+
+
+def _kill_payload(ids: Sequence[int]) -> bytes:
+    return b"".join(
+        b"*6\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$%d\r\n%d\r\n$6\r\nSKIPME\r\n$3\r\nyes\r\n" % (len(str(i)), i)
+        for i in ids
+    )
+
+
+async def raw_list_then_kill(node: Node) -> None:
+    """The raw way with the API's semantics: CLIENT LIST, the client sessions' IDs in one pass, pipelined kills."""
+    assert node.raw
+    reply = await node.raw.call("CLIENT", "LIST")
+    me = await node.raw.call("CLIENT", "ID")
+    users = _USER.findall(reply)
+    flags = re.findall(rb" flags=(\S*)", reply)
+    ids = [
+        int(i)
+        for i, u, f in zip(_ID.findall(b"\n" + reply), users, flags, strict=True)
+        if u == node.client_user.encode() and not set(f.decode()) & {"M", "S"} and int(i) != me
+    ]
+    await node.raw.batch(_kill_payload(ids), len(ids))
+
+
+def close_by_id(node: Node, count: int) -> Row:
+    async def api() -> None:
+        await node.api("DELETE", f"/redis/nodes/{node.node_id}/sessions", {"is_all": False, "session_ids": node.ids})
+
+    async def fastest() -> None:
+        assert node.raw
+        await node.raw.batch(payload[0], len(node.ids))
+
+    payload = [b""]
+
+    async def prepare() -> None:
+        await node.populate(count)
+        payload[0] = _kill_payload(node.ids)
+
+    common = {"prepare": prepare, "verify": node.verify_closed, "cleanup": node.drop}
+    return Row(
+        f"close {count:,} by ID, one node ({'own ACL user' if node.own_user else 'shared user'})",
+        Contender("sessionplane", api, **common),
+        Contender("pre-packed KILL ID", fastest, **common),
+        target=1.15,
+    )
+
+
+def close_all(node: Node, count: int) -> Row:
+    async def api() -> None:
+        await node.api("DELETE", f"/redis/nodes/{node.node_id}/sessions", {"is_all": True})
+
+    async def fastest() -> None:
+        assert node.raw
+        user = node.client_user
+        await node.raw.batch(
+            b"".join(
+                _pack("CLIENT", "KILL", "TYPE", kind, "USER", user, "SKIPME", "yes") for kind in ("normal", "pubsub")
+            ),
+            2,
+        )
+
+    async def same() -> None:
+        await raw_list_then_kill(node)
+
+    async def prepare() -> None:
+        await node.populate(count)
+
+    common = {"prepare": prepare, "verify": node.verify_closed, "cleanup": node.drop}
+    deployment = "own ACL user" if node.own_user else "shared user"
+    return Row(
+        f"close all {count:,} of a node ({deployment})",
+        Contender("sessionplane", api, **common),
+        Contender(f"KILL USER {node.client_user}", fastest, **common),
+        [Contender("list + kill by ID", same, **common)],
+        target=1.3 if node.own_user else None,
+    )
+
+
+def _pack(*args: object) -> bytes:
+    return hiredis.pack_command(args)
+
+
+async def raw_first_page(node: Node, limit: int = 100) -> list[bytes]:
+    """CLIENT LIST, the `limit` highest IDs found in one pass, only those lines parsed."""
+    assert node.raw
+    reply = await node.raw.call("CLIENT", "LIST")
+    lines = reply.split(b"\n")
+    ids = list(map(int, _ID.findall(b"\n" + reply)))
+    top = sorted(range(len(ids)), key=ids.__getitem__, reverse=True)[:limit]
+    return [lines[i] for i in top]
+
+
+async def raw_statistics(node: Node) -> tuple[Counter, Counter, int]:
+    """CLIENT LIST and the statistics' counts in one pass over the columns they need."""
+    assert node.raw
+    reply = await node.raw.call("CLIENT", "LIST")
+    addr = re.findall(rb" addr=(\S*)", reply)
+    db = re.findall(rb" db=(\S*)", reply)
+    idle = re.findall(rb" idle=(\S*)", reply)
+    flags = re.findall(rb" flags=(\S*)", reply)
+    multi = re.findall(rb" multi=(\S*)", reply)
+    ips = Counter(a.rpartition(b":")[0] for a in addr)
+    dbs = Counter(db)
+    active = sum(
+        1 for i, f, m in zip(idle, flags, multi, strict=True) if int(i) < 1 or b"b" in f or b"x" in f or m != b"-1"
+    )
+    return ips, dbs, active
+
+
+def first_page(node: Node) -> Row:
+    async def api() -> None:
+        await node.api("GET", f"/redis/nodes/{node.node_id}/sessions?limit=100")
+
+    redis_py = Redis(host=node.server.host, port=node.server.port, password=node.server.password)
+    return Row(
+        "first page (limit 100) of a node with 5,000",
+        Contender("sessionplane", api),
+        Contender("raw LIST + top 100", lambda: raw_first_page(node)),
+        [Contender("redis-py client_list", redis_py.client_list)],
+        target=1.5,
+        note="the node's list is rotated (clientsCron), not in ID order: 'the last 100 lines' is not the first page",
+    )
+
+
+def statistics_case(node: Node) -> Row:
+    async def api() -> None:
+        await node.api("GET", f"/redis/nodes/{node.node_id}/session-statistics")
+
+    redis_py = Redis(host=node.server.host, port=node.server.port, password=node.server.password)
+    return Row(
+        "statistics of a node with 5,000",
+        Contender("sessionplane", api),
+        Contender("raw LIST + one pass", lambda: raw_statistics(node)),
+        [Contender("redis-py client_list", redis_py.client_list)],
+        target=1.3,
+    )
+
+
+def _repeat(work, times: int = SMALL_CALLS):
+    async def run() -> None:
+        for _ in range(times):
+            await work()
+
+    return run
+
+
+def small_calls(node: Node) -> list[Row]:
+    path = f"/redis/nodes/{node.node_id}/sessions"
+    redis_py = Redis(host=node.server.host, port=node.server.port, password=node.server.password)
+    token = Contender("sessionplane (token)", _repeat(lambda: node.api("GET", path)))
+    signed = Contender("sessionplane (AK/SK)", _repeat(lambda: node.api("GET", path, signed=True)))
+    plain = Contender("redis-py client_list", _repeat(redis_py.client_list))
+    return [
+        Row(f"small list call (10 sessions), x{SMALL_CALLS}", token, plain, target=4.0),
+        Row(f"AK/SK small call vs token, x{SMALL_CALLS}", signed, token, target=1.15),
+    ]
+
+
+async def throughput(node: Node, clients: int = 10, seconds: float = 3.0) -> tuple[float, float]:
+    """GET first page at ``clients`` concurrent keep-alive clients, req/s; and the node's own CLIENT LIST rate."""
+    d = node.deployment
+    https = [await Http.open(d.host, d.port) for _ in range(clients)]
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(http: Http) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            r = await http.request(
+                "GET",
+                f"/v3/{d.project_id}/redis/nodes/{node.node_id}/sessions?limit=100",
+                b"",
+                {"X-Auth-Token": d.token},
+            )
+            assert r.status == 200
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(h) for h in https))
+    api_rate = done / (time.perf_counter() - started)
+    for h in https:
+        h.close()
+    args = ["redis-benchmark", "-h", node.server.host, "-p", str(node.server.port), "-c", str(clients)]
+    if node.server.password:
+        args += ["-a", node.server.password]
+    out = subprocess.run(
+        [*args, "-n", "3000", "-q", "CLIENT", "LIST"], capture_output=True, text=True, check=True
+    ).stdout
+    node_rate = float(re.findall(r"([\d.]+) requests per second", out)[-1])
+    return api_rate, node_rate
+
+
+def redis_cli_loop(node: Node) -> float:
+    """What a user would otherwise write: one redis-cli process per ID (``node`` populated by the caller)."""
+    started = time.perf_counter()
+    for client_id in node.ids:
+        subprocess.run(
+            ["redis-cli", "-h", node.server.host, "-p", str(node.server.port), "CLIENT", "KILL", "ID", str(client_id)],
+            capture_output=True,
+            check=True,
+        )
+    return time.perf_counter() - started
+
+
+async def run_all(nodes: dict[str, Node]) -> list[Row]:
+    own, shared = nodes["own"], nodes["shared"]
+    for node in nodes.values():
+        await node.open()
+    rows = []
+    for row in (close_by_id(own, 5000), close_all(own, 5000), close_all(shared, 5000)):
+        await rounds([row.api, row.fastest, *row.others])
+        rows.append(row)
+    await own.populate(5000)
+    for row in (first_page(own), statistics_case(own)):
+        await rounds([row.api, row.fastest, *row.others], warmups=3)
+        rows.append(row)
+    await own.drop()
+    small = nodes["small"]
+    await small.populate(10)
+    for row in small_calls(small):
+        await rounds([row.api, row.fastest, *row.others], warmups=2)
+        rows.append(row)
+    await small.drop()
+    return rows
+
+
+__all__ = ["Node", "OWN_USER", "raw_list_then_kill", "redis_cli_loop", "run_all", "throughput"]

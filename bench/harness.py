@@ -1,0 +1,394 @@
+"""What every benchmark shares: nodes, a `sessionplane serve` process, a lean HTTP client, timed rounds.
+
+- The server runs as deployed: a separate ``sessionplane serve`` process (uvicorn, uvloop,
+  httptools) over a SQLite store in a temporary directory, seeded before it starts.
+- The HTTP client is a minimal keep-alive HTTP/1.1 client over asyncio streams (hand-written:
+  httpx costs several hundred microseconds per request, which would be charged to the server).
+- A round times the API and its baselines on freshly prepared nodes; the order of the contenders
+  rotates every round; each contender is warmed up before the first round; every close is
+  verified on the node afterwards. Medians, minima and maxima are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hiredis
+
+from sessionplane import admin
+from sessionplane.demo.servers import LocalCluster, RedisServer, free_port
+from sessionplane.inventory.records import Instance, NodeSpec
+from sessionplane.services import Services
+from sessionplane.settings import Settings
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+OWN_USER, OWN_PASSWORD = "sessionplane", secrets.token_urlsafe(12)
+APP_USER, APP_PASSWORD = "app", secrets.token_urlsafe(12)
+ADMIN_PASSWORD = secrets.token_urlsafe(16)
+RAW_NAME = "bench-raw"  # the baselines' connections, protected on every instance
+OWN_GRANTS = ["+client|list", "+client|kill", "+client|setname", "+client|id", "+ping", "+auth", "+hello", "+info"]
+
+
+def raise_open_file_limit() -> int:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+# -- raw RESP over one socket: the fastest raw way, and what opens client sessions -------------------
+
+
+class Raw:
+    """One raw connection to a node: packed commands out, hiredis replies in. No pool, no timeouts."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.parser = hiredis.Reader()
+
+    @classmethod
+    async def open(cls, server: RedisServer, *, user: str | None = None, password: str | None = None) -> Raw:
+        """A connection named ``RAW_NAME``: the instances protect that name, so the API never closes it."""
+        raw = cls(*await asyncio.open_connection(server.host, server.port))
+        secret = password if password is not None else server.password
+        if secret:
+            await raw.call("AUTH", *((user,) if user else ()), secret)
+        await raw.call("CLIENT", "SETNAME", RAW_NAME)
+        return raw
+
+    async def call(self, *args: Any) -> Any:
+        return (await self.batch(hiredis.pack_command(args), 1))[0]
+
+    async def batch(self, payload: bytes, count: int) -> list[Any]:
+        self.writer.write(payload)
+        replies: list[Any] = []
+        while len(replies) < count:
+            reply = self.parser.gets()
+            if reply is False:
+                data = await self.reader.read(1 << 20)
+                if not data:
+                    raise ConnectionError("the node closed the raw connection")
+                self.parser.feed(data)
+                continue
+            if isinstance(reply, hiredis.ReplyError):
+                raise RuntimeError(str(reply))
+            replies.append(reply)
+        return replies
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Holder:
+    """Client sessions held open by a separate process (``bench.holder``), ``per_node`` on each server."""
+
+    def __init__(self, servers: Sequence[RedisServer], per_node: int, *, user: str | None, password: str | None):
+        spec = [[s.host, s.port, per_node, user, password if password is not None else s.password] for s in servers]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.holder"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(spec) + "\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the session holder failed")
+
+    def release(self) -> None:
+        assert self.process.stdin
+        try:
+            self.process.stdin.write("\n")
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.process.wait(60)
+
+
+def hold(servers: Sequence[RedisServer], per_node: int, *, user: str | None = APP_USER, password: str | None = None):
+    """Open ``per_node`` sessions on every server (in processes of at most 15,000 sessions each)."""
+    password = APP_PASSWORD if user == APP_USER and password is None else password
+    chunk = max(1, 15_000 // per_node)
+    return [
+        Holder(servers[i : i + chunk], per_node, user=user, password=password) for i in range(0, len(servers), chunk)
+    ]
+
+
+def release(holders: Sequence[Holder]) -> None:
+    for holder in holders:
+        holder.release()
+
+
+# -- the server under test ----------------------------------------------------------------------
+
+Groups = dict[str, tuple[list[RedisServer], bool]]  # instance name -> (its servers, sessionplane's own ACL user?)
+
+
+@dataclass
+class Deployment:
+    """A `sessionplane serve` process with a project, an admin token, an AK/SK and registered instances."""
+
+    url: str
+    host: str
+    port: int
+    project_id: str
+    token: str
+    ak: str
+    sk: str
+    instances: dict[str, Instance]
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def _seed(settings: Settings, groups: Groups) -> tuple[str, dict, Any]:
+    services = Services.build(settings)
+    await services.start()
+    try:
+        user = await admin.add_user(
+            services.inventory, domain="bench", name="bench", password=ADMIN_PASSWORD, is_admin=True
+        )
+        project = await admin.add_project(services.inventory, domain="bench", name="bench")
+        instances = {}
+        for name, (servers, own_user) in groups.items():
+            specs = [
+                NodeSpec(
+                    host=s.host,
+                    port=s.port,
+                    username=OWN_USER if own_user else None,
+                    password=OWN_PASSWORD if own_user else s.password,
+                )
+                for s in servers
+            ]
+            instances[name] = await admin.adopt_instance(
+                services.inventory, project_id=project.id, name=name, nodes=specs, protected_names=[RAW_NAME]
+            )
+        key = await services.iam.create_access_key(user_id=user.id)
+        return project.id, instances, key
+    finally:
+        await services.close()
+
+
+def start_deployment(groups: Groups, *, extra_args: Sequence[str] = ()) -> Deployment:
+    data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-bench-"))
+    port = free_port()
+    settings = Settings(data_dir=data_dir)
+    project_id, instances, key = asyncio.run(_seed(settings, groups))
+    env = {**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir), "SESSIONPLANE_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sessionplane", "serve", "--port", str(port), *extra_args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_listening("127.0.0.1", port, process)
+    token = asyncio.run(_login(f"http://127.0.0.1:{port}", project_id))
+    return Deployment(
+        f"http://127.0.0.1:{port}",
+        "127.0.0.1",
+        port,
+        project_id,
+        token,
+        key.id,
+        key.secret or "",
+        instances,
+        process,
+        data_dir,
+    )
+
+
+def _wait_listening(host: str, port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError("sessionplane serve exited")
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("sessionplane serve did not start")
+
+
+async def _login(url: str, project_id: str) -> str:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": "bench", "password": ADMIN_PASSWORD, "domain": {"name": "bench"}}},
+            },
+            "scope": {"project": {"id": project_id}},
+        }
+    }
+    host, port = url.removeprefix("http://").split(":")
+    client = await Http.open(host, int(port))
+    try:
+        response = await client.request("POST", "/v3/auth/tokens", json.dumps(body).encode(), {})
+        return response.headers["x-subject-token"]
+    finally:
+        client.close()
+
+
+# -- a lean HTTP/1.1 client -----------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Http:
+    """Keep-alive HTTP/1.1 over one connection: a request, its response (Content-Length bodies only)."""
+
+    def __init__(self, host: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.host, self.port, self.reader, self.writer = host, port, reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Http:
+        return cls(host, port, *await asyncio.open_connection(host, port))
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> Response:
+        """One request; if the server had closed the idle connection (keep-alive timeout), reconnect once."""
+        try:
+            return await self._exchange(method, path, body, headers or {})
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            return await self._exchange(method, path, body, headers or {})
+
+    async def _exchange(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Response:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        if body:
+            lines.append("Content-Type: application/json")
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        parsed = {}
+        for line in header_lines:
+            if line:
+                name, _, value = line.partition(":")
+                parsed[name.strip().lower()] = value.strip()
+        data = await self.reader.readexactly(int(parsed.get("content-length", "0")))
+        return Response(int(status_line.split(" ")[1]), parsed, data)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# -- timing ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Contender:
+    """One way to do the job: ``prepare`` (untimed) then ``run`` (timed), then ``verify`` (untimed)."""
+
+    label: str
+    run: Callable[[], Awaitable[object]]
+    prepare: Callable[[], Awaitable[object]] | None = None
+    verify: Callable[[], Awaitable[object]] | None = None
+    cleanup: Callable[[], Awaitable[object]] | None = None
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+async def rounds(contenders: Sequence[Contender], *, count: int = ROUNDS, warmups: int = 1) -> None:
+    """Each contender ``warmups`` times untimed, then ``count`` timed rounds, the order rotated each round."""
+    for contender in contenders:
+        for _ in range(warmups):
+            await _once(contender, timed=False)
+    for n in range(count):
+        order = list(contenders[n % len(contenders) :]) + list(contenders[: n % len(contenders)])
+        for contender in order:
+            await _once(contender, timed=True)
+
+
+async def _once(contender: Contender, *, timed: bool) -> None:
+    if contender.prepare:
+        await contender.prepare()
+    try:
+        started = time.perf_counter()
+        await contender.run()
+        elapsed = time.perf_counter() - started
+        if contender.verify:
+            await contender.verify()
+        if timed:
+            contender.times.append(elapsed)
+    finally:
+        if contender.cleanup:
+            await contender.cleanup()
+
+
+@dataclass
+class Row:
+    """One case: the API, the fastest raw way (the ratio that counts), and other baselines for reference."""
+
+    case: str
+    api: Contender
+    fastest: Contender
+    others: Sequence[Contender] = ()
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.api.median / self.fastest.median
+
+
+def _ms(c: Contender) -> str:
+    return f"{c.median * 1000:.2f} ms [{min(c.times) * 1000:.2f}-{max(c.times) * 1000:.2f}]"
+
+
+def report(rows: Sequence[Row]) -> str:
+    out = []
+    for row in rows:
+        verdict = "" if row.target is None else ("  ok" if row.ratio <= row.target else "  MISSED")
+        target = f" (target <= {row.target:.2f}x)" if row.target else ""
+        out.append(f"{row.case}")
+        out.append(f"    sessionplane          {_ms(row.api)}")
+        out.append(f"    {row.fastest.label:<21} {_ms(row.fastest)}   ratio {row.ratio:.2f}x{target}{verdict}")
+        for other in row.others:
+            out.append(f"    {other.label:<21} {_ms(other)}   ratio {row.api.median / other.median:.2f}x")
+        if row.note:
+            out.append(f"    {row.note}")
+    return "\n".join(out)
+
+
+def acl(server: RedisServer) -> None:
+    """sessionplane's own ACL user (what the README recommends) and the clients' user."""
+    with server.client() as client:
+        client.execute_command("ACL", "SETUSER", OWN_USER, "on", f">{OWN_PASSWORD}", *OWN_GRANTS)
+        client.execute_command("ACL", "SETUSER", APP_USER, "on", f">{APP_PASSWORD}", "+@all", "~*", "&*")
+
+
+def cluster_of(count: int, *, password: str | None = None) -> tuple[LocalCluster, list[RedisServer]]:
+    cluster = LocalCluster(password=password)
+    servers = [cluster.start_server() for _ in range(count)]
+    for server in servers:
+        acl(server)
+    return cluster, servers
