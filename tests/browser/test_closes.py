@@ -59,7 +59,7 @@ def test_close_idle_over_closes_what_the_preview_counted(
     open_instance(page, instance.id)
     expect(page.locator("table.sessions tbody tr")).to_have_count(5)
 
-    page.get_by_label("Idle over (s)").last.fill("3")
+    page.get_by_label("Close when idle over (s)").fill("3")
     for session in busy:
         session.call("PING")
     page.get_by_role("button", name="Close idle").click()

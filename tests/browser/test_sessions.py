@@ -97,7 +97,7 @@ def test_each_filter_narrows_the_rows(console: Console, instance_with_sessions) 
     opened[2].call("PING")
     page.reload()  # a fresh listing, with the idle times of now
     expect(page.locator("table.sessions tbody tr")).to_have_count(5)
-    page.get_by_label("Idle over (s)").first.fill("3")
+    page.get_by_label("Idle over (s)", exact=True).fill("3")
     assert sorted(shown_column(page, "id")) == sorted(str(s.id) for s in (opened[1], opened[3], opened[4]))
     expect(page.locator(".pager .range")).to_have_text("1–3 of 3")
 

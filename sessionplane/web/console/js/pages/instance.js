@@ -128,7 +128,7 @@ export class InstancePage extends Page {
       <button type="button" class="danger" ?disabled=${!node} @click=${() => open(closeNode({ instance, node }))}>Close all of this node</button>
       <button type="button" class="danger" @click=${() => open(closeInstance({ instance }))}>Close all of this instance</button>
       <span class="idle-close">
-        <label>Idle over (s) <input name="close-idle" type="number" min="0" .value=${String(this.idleSeconds)} @input=${(e) => { this.idleSeconds = Number(e.target.value); }}></label>
+        <label>Close when idle over (s) <input name="close-idle" type="number" min="0" .value=${String(this.idleSeconds)} @input=${(e) => { this.idleSeconds = Number(e.target.value); }}></label>
         <button type="button" class="danger" ?disabled=${!node} @click=${() => open(closeIdle({ instance, node, seconds: Math.max(0, Math.floor(this.idleSeconds) || 0) }))}>Close idle</button>
       </span>
     </div>`;
