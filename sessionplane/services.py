@@ -12,9 +12,11 @@ from sessionplane.auth.lockout import Lockout
 from sessionplane.db import Database
 from sessionplane.iam.authorize import Authorizer
 from sessionplane.iam.store import IamStore
+from sessionplane.inventory.discovery import Discovery
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
 from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.nodes.discovery import TopologyReader
 from sessionplane.sessions.fleet import FleetService
 from sessionplane.sessions.service import SessionService
 from sessionplane.settings import Settings
@@ -34,6 +36,7 @@ class Services:
     authorizer: Authorizer
     sessions: SessionService
     fleet: FleetService
+    discovery: Discovery
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -67,6 +70,7 @@ class Services:
             fleet=FleetService(
                 sessions=sessions, inventory=inventory, authorizer=authorizer, audit=audit, settings=settings
             ),
+            discovery=Discovery(inventory=inventory, reader=TopologyReader(settings)),
         )
 
     async def start(self) -> None:

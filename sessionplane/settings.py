@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     active_idle_threshold_seconds: int = Field(1, ge=0, description="A session idle less than this is active.")
     idle_over_seconds: int = Field(300, ge=0, description="Summaries and history count sessions idle this long.")
     fanout_concurrency: int = Field(64, ge=1, le=4096, description="Nodes read or closed at once by fleet calls.")
+    discovery_refresh_interval_seconds: float | None = Field(
+        None, gt=0, description="Refresh every discovered instance this often while serving; default: never."
+    )
 
     log_level: str = "INFO"
 

@@ -9,13 +9,14 @@ import typer
 import uvicorn
 
 from sessionplane.app import create_app
-from sessionplane.cli import identity, inventory, sessions
+from sessionplane.cli import discovery, identity, inventory, sessions
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
 from sessionplane.services import Services
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.add_typer(inventory.projects, name="project")
 app.add_typer(inventory.users, name="user")
+discovery.register(inventory.instances)
 app.add_typer(inventory.instances, name="instance")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(identity.groups, name="group")

@@ -43,6 +43,8 @@ class NodeSpec:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     tls: bool = False
+    status: str = "normal"
+    cluster_node_id: str | None = None  # set by discovery for Redis Cluster nodes
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,23 @@ class Node:
     tls: bool
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    cluster_node_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscoverySource:
+    """How an adopted instance was discovered, so that a refresh can look again.
+
+    ``seed`` is the seed URL without credentials; the credentials apply to every node found.
+    """
+
+    instance_id: str
+    seed: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sentinel_password: str | None = field(default=None, repr=False)
+    refreshed_at: datetime | None = None
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,34 @@ from sqlalchemy.orm import joinedload
 
 from sessionplane import ids
 from sessionplane.db import Database
-from sessionplane.inventory.records import Account, Instance, InstanceFilter, Node, NodeSpec, Project, User
-from sessionplane.inventory.tables import AccountRow, InstanceRow, InstanceTagRow, NodeRow, ProjectRow, UserRow
+from sessionplane.inventory.records import (
+    Account,
+    DiscoverySource,
+    Instance,
+    InstanceFilter,
+    Node,
+    NodeSpec,
+    Project,
+    User,
+)
+from sessionplane.inventory.tables import (
+    AccountRow,
+    DiscoverySourceRow,
+    InstanceRow,
+    InstanceTagRow,
+    NodeRow,
+    ProjectRow,
+    UserRow,
+)
+from sessionplane.inventory.topology import (
+    Added,
+    RefreshReport,
+    SeenNode,
+    Topology,
+    parse_seed,
+    plan_refresh,
+    status_of,
+)
 from sessionplane.keyring import Keyring
 from sessionplane.schema import utcnow
 
@@ -132,9 +158,13 @@ class InventoryStore:
         protected_users: Sequence[str] = (),
         status: str = "normal",
         instance_id: str | None = None,
+        discovery: DiscoverySource | None = None,
     ) -> Instance:
+        """Add an instance with its nodes; with ``discovery`` (same ``instance_id``), also where to refresh it from."""
         if not nodes:
             raise ValueError("an instance needs at least one node")
+        if discovery is not None and discovery.instance_id != instance_id:
+            raise ValueError("the discovery source belongs to another instance")
         row = InstanceRow(
             id=instance_id or ids.instance_id(),
             project_id=project_id,
@@ -150,23 +180,97 @@ class InventoryStore:
         )
         group_ids: dict[int, str] = {}
         row.nodes = [self._node_row(spec, position, group_ids) for position, spec in enumerate(nodes)]
+        if discovery is not None:
+            row.discovery = self._discovery_row(discovery)
         await self._db.insert(row, f"instance {row.id} already exists")
         return self._instance(row)
 
     def _node_row(self, spec: NodeSpec, position: int, group_ids: dict[int, str]) -> NodeRow:
-        group_id = group_ids.setdefault(spec.group, ids.plain_id() + "gr12")
+        group_id = group_ids.setdefault(spec.group, _group_id())
         return NodeRow(
             id=ids.node_id(),
             group_id=group_id,
             position=position,
             name=spec.name or f"node_{position + 1}",
             role=spec.role,
-            status="normal",
+            status=spec.status,
             host=spec.host,
             port=spec.port,
             username=spec.username,
             tls=spec.tls,
-            password_encrypted=self._keyring.encrypt(spec.password) if spec.password is not None else None,
+            password_encrypted=self._encrypted(spec.password),
+            cluster_node_id=spec.cluster_node_id,
+        )
+
+    def _encrypted(self, secret: str | None) -> str | None:
+        return self._keyring.encrypt(secret) if secret is not None else None
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def _discovery_row(self, source: DiscoverySource) -> DiscoverySourceRow:
+        return DiscoverySourceRow(
+            instance_id=source.instance_id,
+            seed=source.seed,
+            username=source.username,
+            password_encrypted=self._encrypted(source.password),
+            sentinel_password_encrypted=self._encrypted(source.sentinel_password),
+        )
+
+    async def discovery_source(self, instance_id: str) -> DiscoverySource | None:
+        async with self._db.sessions() as s:
+            row = await s.get(DiscoverySourceRow, instance_id)
+        return self._source(row) if row else None
+
+    async def discovered_instance_ids(self) -> list[str]:
+        """Every instance adopted by discovery (operator and scheduler use: not scoped to a tenant)."""
+        async with self._db.sessions() as s:
+            return list(await s.scalars(select(DiscoverySourceRow.instance_id).order_by(DiscoverySourceRow.created_at)))
+
+    async def record_discovery_failure(self, instance_id: str, message: str) -> None:
+        async with self._db.transaction() as s:
+            row = await s.get(DiscoverySourceRow, instance_id)
+            if row is not None:
+                row.last_error = message[:512]
+
+    async def refresh_nodes(self, instance_id: str, topology: Topology) -> RefreshReport:
+        """Make the instance's nodes what ``topology`` says, in one transaction (the instance row locked).
+
+        Known nodes keep their IDs (roles, status, addresses and groups follow the topology), new
+        nodes are added with the source's credentials, nodes the topology no longer has are deleted.
+        Raises ``LookupError`` when the instance does not exist or was not adopted by discovery.
+        """
+        async with self._db.transaction() as s:
+            query = select(InstanceRow).where(InstanceRow.id == instance_id).with_for_update()
+            row = await s.scalar(query)
+            source = await s.get(DiscoverySourceRow, instance_id) if row else None
+            if row is None or source is None:
+                raise LookupError(f"instance {instance_id} does not exist or was not adopted by discovery")
+            before = self._instance(row)
+            plan = plan_refresh(before.nodes, topology, new_group_id=_group_id)
+            rows = {n.id: n for n in row.nodes}
+            for change in plan.kept:
+                _follow(rows[change.node.id], change.seen, change.group_id)
+            for gone in plan.removed:
+                row.nodes.remove(rows[gone.id])
+            position = max((n.position for n in row.nodes), default=-1) + 1
+            for offset, change in enumerate(plan.added):
+                row.nodes.append(_discovered_node_row(change, position + offset, source))
+            row.updated_at = source.refreshed_at = utcnow()
+            source.last_error = None
+            await s.flush()
+            after = self._instance(row)
+        return RefreshReport.between(before, after)
+
+    def _source(self, row: DiscoverySourceRow) -> DiscoverySource:
+        decrypt = self._keyring.decrypt
+        return DiscoverySource(
+            instance_id=row.instance_id,
+            seed=row.seed,
+            username=row.username,
+            password=decrypt(row.password_encrypted) if row.password_encrypted else None,
+            sentinel_password=decrypt(row.sentinel_password_encrypted) if row.sentinel_password_encrypted else None,
+            refreshed_at=row.refreshed_at,
+            last_error=row.last_error,
         )
 
     async def instance(self, *, project_id: str, instance_id: str) -> Instance | None:
@@ -240,12 +344,19 @@ class InventoryStore:
             row.updated_at = utcnow()
 
     async def reencrypt_secrets(self) -> int:
-        """After a keyring rotation: re-encrypt every node password under the newest key."""
+        """After a keyring rotation: re-encrypt every node (and discovery source) password under the newest key."""
         async with self._db.transaction() as s:
             rows = (await s.scalars(select(NodeRow).where(NodeRow.password_encrypted.is_not(None)))).all()
             for row in rows:
                 row.password_encrypted = self._keyring.reencrypt(row.password_encrypted or "")
-        return len(rows)
+            sources = (await s.scalars(select(DiscoverySourceRow))).all()
+            count = len(rows)
+            for source in sources:
+                for column in ("password_encrypted", "sentinel_password_encrypted"):
+                    if getattr(source, column):
+                        setattr(source, column, self._keyring.reencrypt(getattr(source, column)))
+                        count += 1
+        return count
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -281,7 +392,33 @@ class InventoryStore:
             tls=row.tls,
             username=row.username,
             password=password,
+            cluster_node_id=row.cluster_node_id,
         )
+
+
+def _group_id() -> str:
+    return ids.plain_id() + "gr12"
+
+
+def _discovered_node_row(change: Added, position: int, source: DiscoverySourceRow) -> NodeRow:
+    """A node a refresh found: the credentials given at adoption (still encrypted), TLS as the seed's."""
+    row = NodeRow(
+        id=ids.node_id(),
+        position=position,
+        name=str(change.seen.endpoint)[:128],
+        username=source.username,
+        password_encrypted=source.password_encrypted,
+        tls=parse_seed(source.seed).tls,
+    )
+    _follow(row, change.seen, change.group_id)
+    return row
+
+
+def _follow(row: NodeRow, seen: SeenNode, group_id: str) -> None:
+    """Set what discovery owns on a node row: address, role, health, group, cluster node ID."""
+    row.host, row.port = seen.endpoint.host, seen.endpoint.port
+    row.role, row.status, row.group_id = seen.role, status_of(seen), group_id
+    row.cluster_node_id = seen.cluster_node_id
 
 
 def _project(row: ProjectRow) -> Project:

@@ -1,7 +1,7 @@
-"""Inventory tables: accounts, projects, users, instances, tags and nodes (SQLAlchemy 2 declarative).
+"""Inventory tables: accounts, projects, users, instances, tags, nodes, discovery sources (SQLAlchemy 2).
 
 Rows never leave the store: ``store.py`` turns them into the immutable records of ``records.py``.
-Node passwords are stored only as Fernet ciphertext (``password_encrypted``).
+Node (and Sentinel) passwords are stored only as Fernet ciphertext (``*_encrypted``).
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ class InstanceRow(Base):
     nodes: Mapped[list[NodeRow]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="NodeRow.position"
     )
+    # Written with the instance, never loaded with it (lookups stay one round trip); the database cascades deletes.
+    discovery: Mapped[DiscoverySourceRow | None] = relationship(
+        cascade="all, delete-orphan", lazy="raise", passive_deletes=True, uselist=False
+    )
 
 
 class InstanceTagRow(Base):
@@ -86,3 +90,19 @@ class NodeRow(Base):
     password_encrypted: Mapped[str | None] = mapped_column(Text)
     tls: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Discovery recognises a Redis Cluster node by this ID across refreshes (addresses may change).
+    cluster_node_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DiscoverySourceRow(Base):
+    """Where an instance adopted by discovery is looked at again (one row per such instance)."""
+
+    __tablename__ = "discovery_sources"
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    seed: Mapped[str] = mapped_column(String(1024))
+    username: Mapped[str | None] = mapped_column(String(128))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    sentinel_password_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(512))

@@ -17,6 +17,7 @@ def test_openapi_lists_every_endpoint_with_its_parameters(service):
         "/sessionplane/v1/{project_id}/sessions/search",
         "/sessionplane/v1/{project_id}/sessions/summary",
         "/sessionplane/v1/{project_id}/sessions/close",
+        "/sessionplane/v1/{project_id}/instances",
     }
     node = paths["/v3/{project_id}/redis/nodes/{node_id}/sessions"]
     assert set(node) == {"get", "delete"}
