@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint redis-server clean
+.PHONY: run test bench lint redis-server chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,16 @@ $(STAMP): pyproject.toml
 redis-server:
 	@scripts/ensure-redis-server
 
+chromium:
+	@scripts/ensure-chromium
+
 run: $(STAMP) redis-server
 	$(VENV)/bin/sessionplane demo --port 8600
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sessionplane tests bench
 
-test: $(STAMP) redis-server lint
+test: $(STAMP) redis-server chromium lint
 	$(PY) -m pytest --cov --cov-report=term
 
 bench: $(STAMP) redis-server

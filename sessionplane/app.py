@@ -12,6 +12,7 @@ HttpMetricsMiddleware (requests by route template)
              | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth|close-rules
              | /sessionplane/v1/{project_id}/audit | /metrics /healthz /readyz
      -> handler: authenticate+scope (deps.caller / deps.closer) -> parse -> look up -> authorize -> domain -> serialise
+  -> /console: the operator console's static files (web.routes), a client of the API above
   -> one error table (api.errors) turns every failure into Huawei's envelope
 """
 
@@ -44,6 +45,7 @@ from sessionplane.api.middleware import BodyGuard, QueryGuard, RequestIdMiddlewa
 from sessionplane.ops.http_metrics import HttpMetricsMiddleware
 from sessionplane.services import Services
 from sessionplane.settings import Settings
+from sessionplane.web.routes import console_app
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -85,5 +87,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         app.include_router(router)
     docs.mount_assets(app)
     openapi.install(app, body_models=(*schemas.BODY_MODELS, *fleet_schemas.BODY_MODELS, *rules_schemas.BODY_MODELS))
+    app.mount("/console", console_app())
     errors.install(app)
     return app

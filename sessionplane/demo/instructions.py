@@ -92,6 +92,7 @@ def print_instructions(state: DemoState) -> None:
     console = Console()
     console.rule("[bold]sessionplane demo")
     console.print(f"endpoint     {state.endpoint}   (docs: {state.endpoint}/docs)")
+    console.print(f"console      {state.endpoint}/console/   (sign in with a user below and the project)")
     console.print(f"region       {state.region}")
     console.print(f"project      {state.project_id}")
     console.print(f"instance     {state.instance_id}  (Cluster, tags env=dev team=payments)")
