@@ -33,7 +33,12 @@ auth_token = APIKeyHeader(
 )
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in a thread pool, a thread hop per request.
+    return _services(request)
+
+
+def _services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -51,7 +56,7 @@ async def request_view(request: Request) -> RequestView:
 
 
 async def _authenticated(request: Request) -> RequestMeta:
-    principal = await services(request).authenticator.authenticate(await request_view(request))
+    principal = await _services(request).authenticator.authenticate(await request_view(request))
     return RequestMeta(request_id=request.state.request_id, principal=principal)
 
 
@@ -75,7 +80,7 @@ async def closer(
     """``caller`` for the close routes: a close refused by the project check is a denied close, audited."""
     meta = await _authenticated(request)
     if meta.principal.project_id != project_id:
-        await services(request).audit.denied(meta, _denied_close(request, project_id), error_code=Forbidden.code)
+        await _services(request).audit.denied(meta, _denied_close(request, project_id), error_code=Forbidden.code)
         raise _wrong_project(meta, project_id)
     return meta
 

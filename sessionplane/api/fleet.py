@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from sessionplane.api import fleet_schemas as schemas
 from sessionplane.api.bodies import json_object
 from sessionplane.api.deps import Caller, Closer, ProjectId, Svc
+from sessionplane.api.responses import JsonAnswer
 from sessionplane.api.schemas import json_body
 from sessionplane.errors import InvalidParameter
 from sessionplane.sessions.fleet import GROUPS, SORTS
@@ -30,15 +31,17 @@ _SELECTOR_FIELDS = {"scope", "match", "exclude"}
     openapi_extra=json_body(schemas.SearchBody),
     summary="Search client sessions across nodes, instances or the whole project",
 )
-async def search(request: Request, project_id: ProjectId, meta: Caller, svc: Svc) -> dict:
+async def search(request: Request, project_id: ProjectId, meta: Caller, svc: Svc) -> JsonAnswer:
     document = json_object(await request.body())
     selector, options = _split(document, {"sort", "offset", "limit"})
-    return await svc.fleet.search(
-        meta=meta,
-        selector=selector,
-        sort=_choice(options, "sort", SORTS, "age"),
-        offset=_integer(options, "offset", 0, 0, 10**6),
-        limit=_integer(options, "limit", 100, 1, 1000),
+    return JsonAnswer(
+        await svc.fleet.search(
+            meta=meta,
+            selector=selector,
+            sort=_choice(options, "sort", SORTS, "age"),
+            offset=_integer(options, "offset", 0, 0, 10**6),
+            limit=_integer(options, "limit", 100, 1, 1000),
+        )
     )
 
 
@@ -49,14 +52,16 @@ async def search(request: Request, project_id: ProjectId, meta: Caller, svc: Svc
     openapi_extra=json_body(schemas.SummaryBody),
     summary="Count client sessions by source IP, name, user, library, DB, node or command",
 )
-async def summary(request: Request, project_id: ProjectId, meta: Caller, svc: Svc) -> dict:
+async def summary(request: Request, project_id: ProjectId, meta: Caller, svc: Svc) -> JsonAnswer:
     document = json_object(await request.body())
     selector, options = _split(document, {"group_by", "top"})
-    return await svc.fleet.summary(
-        meta=meta,
-        selector=selector,
-        group_by=_choice(options, "group_by", GROUPS, "ip"),
-        top=_integer(options, "top", 20, 1, 100),
+    return JsonAnswer(
+        await svc.fleet.summary(
+            meta=meta,
+            selector=selector,
+            group_by=_choice(options, "group_by", GROUPS, "ip"),
+            top=_integer(options, "top", 20, 1, 100),
+        )
     )
 
 
@@ -67,20 +72,22 @@ async def summary(request: Request, project_id: ProjectId, meta: Caller, svc: Sv
     openapi_extra=json_body(schemas.FleetCloseBody),
     summary="Close the client sessions a selector matches (dry_run previews; expect_at_most guards)",
 )
-async def close(request: Request, project_id: ProjectId, meta: Closer, svc: Svc) -> dict:
+async def close(request: Request, project_id: ProjectId, meta: Closer, svc: Svc) -> JsonAnswer:
     document = json_object(await request.body())
     selector, options = _split(document, {"dry_run", "expect_at_most", "sort", "limit"})
     dry_run = options.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise InvalidParameter("Invalid parameter: dry_run must be a boolean.")
     expect = options.get("expect_at_most")
-    return await svc.fleet.close(
-        meta=meta,
-        selector=selector,
-        dry_run=dry_run,
-        expect_at_most=None if expect is None else _integer(options, "expect_at_most", 0, 0, 10**9),
-        sort=_choice(options, "sort", SORTS, "age"),
-        limit=_integer(options, "limit", 100, 1, 1000),
+    return JsonAnswer(
+        await svc.fleet.close(
+            meta=meta,
+            selector=selector,
+            dry_run=dry_run,
+            expect_at_most=None if expect is None else _integer(options, "expect_at_most", 0, 0, 10**9),
+            sort=_choice(options, "sort", SORTS, "age"),
+            limit=_integer(options, "limit", 100, 1, 1000),
+        )
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from sessionplane.api import schemas
 from sessionplane.api.bodies import parse_close_body
 from sessionplane.api.deps import Caller, Closer, Offset, ProjectId, Svc
+from sessionplane.api.responses import JsonAnswer
 from sessionplane.errors import InstanceNotFound, NodeNotFound
 from sessionplane.iam.actions import DELETE_SESSION, LIST_SESSION
 from sessionplane.inventory.records import Instance, Node
@@ -97,13 +98,13 @@ async def list_node_sessions(
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     addr_prefix: Annotated[str | None, Query(max_length=256, description="Prefix of the client's ip:port")] = None,
-) -> dict:
+) -> JsonAnswer:
     instance, node = await _node(svc, project_id, node_id)
     await svc.authorizer.require(meta, LIST_SESSION, instance)
     page = await svc.sessions.list_node(
         instance=instance, node=node, offset=offset, limit=limit, addr_prefix=addr_prefix
     )
-    return {"total_count": page.total_count, "sessions": page.sessions}
+    return JsonAnswer({"total_count": page.total_count, "sessions": page.sessions})
 
 
 @router.get(
@@ -114,13 +115,13 @@ async def list_node_sessions(
 )
 async def list_instance_sessions(
     project_id: ProjectId, instance_id: InstanceId, meta: Caller, svc: Svc, node_id: NodeFilter = None
-) -> dict:
+) -> JsonAnswer:
     instance = await _instance(svc, project_id, instance_id)
     await svc.authorizer.require(meta, LIST_SESSION, instance)
     nodes = await svc.sessions.list_instance(instance=instance, node_id=node_id)
-    return {
-        "node_sessions": [{"node_id": n.node_id, "total_count": n.total_count, "sessions": n.sessions} for n in nodes]
-    }
+    return JsonAnswer(
+        {"node_sessions": [{"node_id": n.node_id, "total_count": n.total_count, "sessions": n.sessions} for n in nodes]}
+    )
 
 
 @router.get(
@@ -129,13 +130,15 @@ async def list_instance_sessions(
     responses=schemas.ERROR_RESPONSES,
     summary="Session statistics of a node",
 )
-async def node_session_statistics(project_id: ProjectId, node_id: NodeId, meta: Caller, svc: Svc) -> dict:
+async def node_session_statistics(project_id: ProjectId, node_id: NodeId, meta: Caller, svc: Svc) -> JsonAnswer:
     instance, node = await _node(svc, project_id, node_id)
     await svc.authorizer.require(meta, LIST_SESSION, instance)
     stats = await svc.sessions.statistics(instance=instance, node=node)
-    return {
-        "total_connection_count": stats.total_connection_count,
-        "active_connection_count": stats.active_connection_count,
-        "top_source_ips": [{"client_ip": ip, "connection_count": n} for ip, n in stats.top_source_ips],
-        "top_dbs": [{"db": db, "connection_count": n} for db, n in stats.top_dbs],
-    }
+    return JsonAnswer(
+        {
+            "total_connection_count": stats.total_connection_count,
+            "active_connection_count": stats.active_connection_count,
+            "top_source_ips": [{"client_ip": ip, "connection_count": n} for ip, n in stats.top_source_ips],
+            "top_dbs": [{"db": db, "connection_count": n} for db, n in stats.top_dbs],
+        }
+    )

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sessionplane.nodes.client_list import ClientList, ip_of
+from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions.selection import active_lines
 
 DIMENSIONS = ("name", "user", "lib_name", "ip")
@@ -42,13 +42,12 @@ def summarize(
     top_k: int,
 ) -> NodeCounts:
     """Count the client sessions ``lines`` of one reply (the others are not client sessions)."""
-    idle = listing.column("idle")
-    addr = listing.column("addr")
+    idle, ips = listing.column("idle"), listing.column("ip")
     groups = {
         dimension: fold(top_groups([listing.column(field)[i] for i in lines]), top_k)
         for dimension, field in (("name", "name"), ("user", "user"), ("lib_name", "lib-name"))
     }
-    groups["ip"] = fold(top_groups([ip_of(addr[i]) for i in lines]), top_k)
+    groups["ip"] = fold(top_groups([ips[i] for i in lines]), top_k)
     return NodeCounts(
         total=len(lines),
         active=sum(active_lines(listing, lines, idle_threshold)),

@@ -292,11 +292,14 @@ class InventoryStore:
         return await self._one_instance(InstanceRow.id == instance_id)
 
     async def instance_of_node(self, *, project_id: str, node_id: str) -> Instance | None:
-        owner = select(NodeRow.instance_id).where(NodeRow.id == node_id).scalar_subquery()
         return await self._instances.get(
-            ("node", project_id, node_id),
-            lambda: self._one_instance(InstanceRow.id == owner, InstanceRow.project_id == project_id),
+            ("node", project_id, node_id), lambda: self._instance_of_node(project_id, node_id)
         )
+
+    async def _instance_of_node(self, project_id: str, node_id: str) -> Instance | None:
+        # The query is built only on a cache miss: building SQLAlchemy expressions costs as much as a hit.
+        owner = select(NodeRow.instance_id).where(NodeRow.id == node_id).scalar_subquery()
+        return await self._one_instance(InstanceRow.id == owner, InstanceRow.project_id == project_id)
 
     async def _one_instance(self, *conditions: ColumnElement[bool]) -> Instance | None:
         # One round trip with tags and nodes joined in: this runs on every session request.

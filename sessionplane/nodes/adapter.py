@@ -67,11 +67,17 @@ class NodeAdapter:
 
         return await self._run(node, "query", run)
 
-    async def kill(self, node: Node, *, ids: Sequence[int] = (), users: Sequence[str] = ()) -> int:
-        """Close the given client IDs, and every normal and pub/sub client of the given ACL users, in one
-        pipelined write; returns how many clients the node closed. Our own connection is skipped."""
-        payload = pack_user_kills(users) + pack_kills(ids)
-        count = 2 * len(users) + len(ids)
+    async def kill(
+        self, node: Node, *, ids: Sequence[int] = (), pubsub_ids: Sequence[int] = (), users: Sequence[str] = ()
+    ) -> int:
+        """Close the given client IDs (normal clients, and pub/sub clients), and every normal and pub/sub
+        client of the given ACL users, in one pipelined write; returns how many clients the node closed.
+
+        Every kill names the client's TYPE, so no command here can close a replication link (type
+        master/replica), whatever the listing said; our own connection is skipped.
+        """
+        payload = pack_user_kills(users) + pack_kills(ids, "normal") + pack_kills(pubsub_ids, "pubsub")
+        count = 2 * len(users) + len(ids) + len(pubsub_ids)
 
         async def run(_pool: NodePool, connection: NodeConnection) -> int:
             return sum(_checked(r) for r in await connection.batch(payload, count))
@@ -156,17 +162,21 @@ def parse_hello(reply: Any) -> Capabilities:
     return Capabilities(fields.get("server", "unknown"), version)
 
 
-_KILL_ID = b"*6\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$%d\r\n%b\r\n$6\r\nSKIPME\r\n$3\r\nyes\r\n"
+_KILL_ID = (
+    b"*8\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$%d\r\n%b\r\n$4\r\nTYPE\r\n$%d\r\n%b\r\n"
+    b"$6\r\nSKIPME\r\n$3\r\nyes\r\n"
+)
 
 
-def pack_kills(ids: Sequence[int]) -> bytes:
-    """``CLIENT KILL ID <id> SKIPME yes`` for every ID, as one RESP payload.
+def pack_kills(ids: Sequence[int], kind: str = "normal") -> bytes:
+    """``CLIENT KILL ID <id> TYPE <kind> SKIPME yes`` for every ID, as one RESP payload.
 
     Hand-packed: a homogeneous batch is one bytes template, where generic packing of 5,000
     commands costs more than the node takes to run them.
     """
+    kind_bytes = kind.encode()
     encoded = [b"%d" % client_id for client_id in ids]
-    return b"".join(_KILL_ID % (len(e), e) for e in encoded)
+    return b"".join(_KILL_ID % (len(e), e, len(kind_bytes), kind_bytes) for e in encoded)
 
 
 def pack_user_kills(users: Sequence[str]) -> bytes:

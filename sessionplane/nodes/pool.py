@@ -9,6 +9,7 @@ only ever filtered once every connection of ours that it can show has a known ID
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,7 +40,7 @@ class NodePool:
         self._opening = 0
         self._settled = asyncio.Event()
         self._settled.set()
-        self._slots = asyncio.Semaphore(size)
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self.last_used = 0.0
 
     @property
@@ -56,18 +57,41 @@ class NodePool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[tuple[NodeConnection, bool]]:
-        """A connection and whether it is fresh; a connection left broken (error, deadline) is dropped."""
-        async with self._slots:
-            self.last_used = _now()
-            fresh = not self._idle
-            connection = self._idle.pop() if self._idle else await self._open_one()
+        """A connection and whether it is fresh; a connection left broken (error, deadline) is dropped.
+
+        At most ``size`` connections exist; when all are busy, callers wait their turn (first come,
+        first served). A plain list and futures rather than a semaphore: this runs on every request.
+        """
+        while not self._idle and len(self._open) + self._opening >= self._size:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
             try:
-                yield connection, fresh
-            finally:
-                if connection.broken:
-                    self._discard(connection)
-                else:
-                    self._idle.append(connection)
+                await turn
+            except BaseException:
+                self._pass_turn()  # a cancelled waiter must not swallow a free connection
+                raise
+        self.last_used = _now()
+        fresh = not self._idle
+        try:
+            connection = self._idle.pop() if self._idle else await self._open_one()
+        except BaseException:
+            self._pass_turn()  # the slot it would have used is free again
+            raise
+        try:
+            yield connection, fresh
+        finally:
+            if connection.broken:
+                self._discard(connection)
+            else:
+                self._idle.append(connection)
+            self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
 
     async def _open_one(self) -> NodeConnection:
         self._opening += 1

@@ -24,7 +24,6 @@ from sessionplane.iam.actions import DELETE_SESSION, LIST_SESSION, Action
 from sessionplane.iam.authorize import Authorizer
 from sessionplane.inventory.records import Instance, Node
 from sessionplane.inventory.store import InventoryStore
-from sessionplane.nodes.client_list import ip_of
 from sessionplane.sessions import selection
 from sessionplane.sessions.selector import Scope, Selector
 from sessionplane.sessions.service import NodeOutcome, NodeRead, SessionService, close_outcome
@@ -280,8 +279,8 @@ def group_keys(read: NodeRead, group_by: str) -> Callable[[int], str]:
         node_id = read.node.id
         return lambda _i: node_id
     if group_by == "ip":
-        addr = read.listing.column("addr")
-        return lambda i: ip_of(addr[i])
+        ips = read.listing.column("ip")
+        return lambda i: ips[i]
     column = read.listing.column(group_by.replace("_", "-"))
     return lambda i: column[i]
 

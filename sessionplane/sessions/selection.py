@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sessionplane.nodes.client_list import Client, ClientList, ip_of
+from sessionplane.nodes.client_list import Client, ClientList
 
 SESSION_FIELDS = ("id", "addr", "name", "cmd", "age", "idle", "db", "fd", "sub", "psub", "multi")
 
@@ -71,8 +71,12 @@ def active(idle: int, flags: str, multi: str, idle_threshold: int) -> bool:
 
 
 def active_lines(listing: ClientList, lines: Iterable[int], idle_threshold: int) -> list[bool]:
+    """``active`` for each of ``lines``, computed on the columns (strings compared, not parsed)."""
     idle, flags, multi = listing.column("idle"), listing.column("flags"), listing.column("multi")
-    return [active(int(idle[i] or 0), flags[i], multi[i], idle_threshold) for i in lines]
+    recent = {str(s) for s in range(idle_threshold)} if idle_threshold <= 10_000 else None
+    if recent is None:
+        return [active(int(idle[i] or 0), flags[i], multi[i], idle_threshold) for i in lines]
+    return [idle[i] in recent or multi[i] != "-1" or "b" in flags[i] or "x" in flags[i] for i in lines]
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,12 @@ class Statistics:
 
 
 def statistics(listing: ClientList, lines: Sequence[int], *, idle_threshold: int, top: int = 10) -> Statistics:
-    addr, db = listing.column("addr"), listing.column("db")
+    ips, db = listing.column("ip"), listing.column("db")
     return Statistics(
         total_connection_count=len(lines),
         active_connection_count=sum(active_lines(listing, lines, idle_threshold)),
-        top_source_ips=top_counts(Counter(ip_of(addr[i]) for i in lines), top),
-        top_dbs=top_counts(Counter(db[i] for i in lines), top),
+        top_source_ips=top_counts(Counter([ips[i] for i in lines]), top),
+        top_dbs=top_counts(Counter([db[i] for i in lines]), top),
     )
 
 
@@ -103,7 +107,8 @@ class KillPlan:
     """How to close a set of sessions on one node: whole ACL users where that is exact, IDs otherwise."""
 
     users: tuple[str, ...] = ()
-    ids: tuple[int, ...] = ()
+    ids: tuple[int, ...] = ()  # normal clients
+    pubsub_ids: tuple[int, ...] = ()
 
 
 def plan_close(
@@ -118,17 +123,22 @@ def plan_close(
     do not disqualify their user: TYPE normal/pubsub never matches them.
     """
     ids = listing.ids
-    if not (everything and per_user):
-        return KillPlan(ids=tuple(ids[i] for i in targets))
-    user = listing.column("user")
-    flagged = listing.ids_with_replication_flag()
-    blocked = {user[i] for i, client_id in enumerate(ids) if client_id in shielded and client_id not in flagged}
-    users = tuple(sorted({user[i] for i in targets} - blocked - {""}))
-    eligible = set(users)
-    return KillPlan(users=users, ids=tuple(ids[i] for i in targets if user[i] not in eligible))
+    users: tuple[str, ...] = ()
+    if everything and per_user:
+        user = listing.column("user")
+        flagged = listing.ids_with_replication_flag()
+        blocked = {user[i] for i, client_id in enumerate(ids) if client_id in shielded and client_id not in flagged}
+        users = tuple(sorted({user[i] for i in targets} - blocked - {""}))
+        targets = [i for i in targets if user[i] not in users]
+    flags = listing.column("flags")
+    return KillPlan(
+        users=users,
+        ids=tuple(ids[i] for i in targets if "P" not in flags[i]),
+        pubsub_ids=tuple(ids[i] for i in targets if "P" in flags[i]),
+    )
 
 
 def identities(listing: ClientList, lines: Iterable[int]) -> Counter[tuple[str, str, str]]:
     """(ip, name, user) of each line: what reconnect tracking compares after a close."""
-    addr, name, user = listing.column("addr"), listing.column("name"), listing.column("user")
-    return Counter((ip_of(addr[i]), name[i], user[i]) for i in lines)
+    ips, name, user = listing.column("ip"), listing.column("name"), listing.column("user")
+    return Counter((ips[i], name[i], user[i]) for i in lines)

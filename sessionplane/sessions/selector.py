@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessionplane.errors import InvalidParameter
-from sessionplane.nodes.client_list import ClientList, ip_of
+from sessionplane.nodes.client_list import ClientList
 
 MAX_TEXT = 256
 MAX_VALUES = 100
@@ -88,8 +88,8 @@ class Criteria:
             addr, prefix = listing.column("addr"), self.addr_prefix
             tests.append(lambda i: addr[i].startswith(prefix))
         if self.ip is not None:
-            addr, ips = listing.column("addr"), self.ip
-            tests.append(lambda i: ip_of(addr[i]) in ips)
+            column, ips = listing.column("ip"), self.ip
+            tests.append(lambda i: column[i] in ips)
         for name in GLOB_FIELDS:
             glob: Glob | None = getattr(self, name)
             if glob is not None:

@@ -130,7 +130,7 @@ class SessionService:
             self._reconnects.track(audit_id, closed_on(nodes, outcomes), then=then)
 
     async def _execute(self, node: Node, plan: KillPlan) -> int:
-        return await self._nodes.kill(node, ids=plan.ids, users=plan.users)
+        return await self._nodes.kill(node, ids=plan.ids, pubsub_ids=plan.pubsub_ids, users=plan.users)
 
     async def _list_args(self, node: Node, selector: Selector | None) -> tuple[Any, ...]:
         if selector is None:

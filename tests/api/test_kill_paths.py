@@ -182,3 +182,17 @@ def _replica_link_ids(primary: RedisServer, replica: RedisServer) -> set[int]:
             threading.Event().wait(0.05)
     with primary.client() as p:
         return {int(c["id"]) for c in p.client_list() if "S" in c["flags"]}
+
+
+def test_a_kill_by_id_cannot_close_a_replication_link_even_when_asked(service, tenant, cluster):
+    """Defence in depth: every kill names the client's TYPE, so even an ID that slipped past the
+    listing's shielding (here: handed straight to the adapter) leaves the link alone."""
+    primary = cluster.start_server()
+    replica = cluster.start_server(replica_of=primary)
+    instance = _register(service, tenant, primary, own_user=False)
+    (link,) = _replica_link_ids(primary, replica)
+
+    closed = service.call(service.services.nodes.kill(instance.nodes[0], ids=[link], pubsub_ids=[link]))
+
+    assert closed == 0
+    assert _replica_link_ids(primary, replica) == {link}

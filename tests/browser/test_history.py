@@ -19,6 +19,7 @@ from tests.support import RawSession
 
 SAMPLE_SECONDS = 1
 
+
 @pytest.fixture(scope="module")
 def sampled_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     settings = Settings(

@@ -33,7 +33,7 @@ from tests.integration.test_store_contract import database_url  # noqa: F401  (S
 from tests.processes import ServeProcess, cli, invoke, sign_in
 
 ADMIN_PASSWORD = "Adm1n-password"
-SLOW_NODES = {"SESSIONPLANE_NODE_COMMAND_TIMEOUT_SECONDS": "600"}  # a stopped node holds a close as long as we need
+SLOW_NODES = {"SESSIONPLANE_NODE_DEADLINE_SECONDS": "600"}  # a stopped node holds a close as long as we need
 
 
 @contextmanager

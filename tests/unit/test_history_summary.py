@@ -69,7 +69,7 @@ def _sessions(listing: ClientList) -> list[int]:
 
 def reference(listing: ClientList, *, threshold: int, idle_over: int, top_k: int) -> tuple:
     """The same figures the slow, general way: every line parsed, selection's own rules."""
-    parsed = parse_client_list(listing.reply)
+    parsed = parse_client_list(listing.text)
     clients = [parsed[i] for i in _sessions(listing)]
     groups = {
         "name": Counter(c.name for c in clients),

@@ -9,7 +9,8 @@ from redis.connection import Connection
 from sessionplane.nodes.adapter import pack_kills
 
 
-@given(st.lists(st.integers(0, 2**63 - 1), max_size=50))
-def test_packed_kills_match_redis_py(ids):
-    expected = b"".join(Connection().pack_command("CLIENT", "KILL", "ID", i, "SKIPME", "yes")[0] for i in ids)
-    assert pack_kills(ids) == expected
+@given(st.lists(st.integers(0, 2**63 - 1), max_size=50), st.sampled_from(["normal", "pubsub"]))
+def test_packed_kills_match_redis_py(ids, kind):
+    pack = Connection().pack_command
+    expected = b"".join(pack("CLIENT", "KILL", "ID", i, "TYPE", kind, "SKIPME", "yes")[0] for i in ids)
+    assert pack_kills(ids, kind) == expected
