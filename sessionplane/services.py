@@ -76,14 +76,14 @@ class Services:
         inventory = InventoryStore(db, keyring)
         iam = IamStore(db, keyring)
         audit_store = AuditStore(db)
-        audit = AuditTrail(audit_store)
+        metrics = Metrics()
+        audit = AuditTrail(audit_store, on_close=metrics.record_close)
         nodes = NodeAdapter(settings)
         authorizer = Authorizer(iam=iam, audit=audit, region=settings.region)
         reconnects = ReconnectTracker(nodes=nodes, audit=audit_store, settings=settings)
         sessions = SessionService(nodes=nodes, audit=audit, settings=settings, reconnects=reconnects)
         rule_store = RuleStore(db)
         rules = RuleService(store=rule_store, inventory=inventory, sessions=sessions, audit=audit, settings=settings)
-        metrics = Metrics()
         history_store = HistoryStore(db)
         sampler = Sampler(
             inventory=inventory,
@@ -139,7 +139,9 @@ class Services:
             reconnects=reconnects,
             rule_store=rule_store,
             rules=rules,
-            scheduler=RuleScheduler(store=rule_store, rules=rules, settings=settings),
+            scheduler=RuleScheduler(
+                store=rule_store, rules=rules, settings=settings, observe_run=metrics.observe_rule_run
+            ),
         )
 
     async def start(self) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sessionplane.audit.store import AuditStore
 from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.errors import InternalError
+from sessionplane.iam.actions import DELETE_SESSION
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,19 @@ class AuditSubject:
     parameters: Mapping[str, Any]
 
 
+class CloseObserver(Protocol):
+    """The metrics of every close: its outcome and how many sessions it closed."""
+
+    def __call__(self, *, outcome: str, closed: int) -> None: ...
+
+
 class AuditTrail:
-    def __init__(self, store: AuditStore) -> None:
+    """Every close passes through here, whoever made it (API, CLI, rule): so the close metrics are
+    recorded here too, once per finished or denied close."""
+
+    def __init__(self, store: AuditStore, *, on_close: CloseObserver | None = None) -> None:
         self._store = store
+        self._on_close: CloseObserver = on_close or _ignore
 
     async def begin(self, meta: RequestMeta, subject: AuditSubject) -> str:
         try:
@@ -44,12 +55,15 @@ class AuditTrail:
         self, event_id: str, *, outcome: str, error_code: str | None, node_results: Sequence[Mapping[str, Any]]
     ) -> None:
         await self._store.complete(event_id, outcome=outcome, error_code=error_code, node_results=node_results)
+        self._on_close(outcome=outcome, closed=sum(int(r.get("closed", 0) or 0) for r in node_results))
 
     async def denied(self, meta: RequestMeta, subject: AuditSubject, *, error_code: str) -> None:
         try:
             await self._store.append(outcome="denied", error_code=error_code, **self._fields(meta, subject))
         except Exception as exc:
             raise InternalError(f"The audit trail is unavailable. Request id: {meta.request_id}") from exc
+        if subject.action == DELETE_SESSION.name:
+            self._on_close(outcome="denied", closed=0)
 
     @staticmethod
     def _fields(meta: RequestMeta, subject: AuditSubject) -> dict[str, Any]:
@@ -76,3 +90,7 @@ def actor_of(principal: Principal) -> str:
     if principal.method in ("cli", "rule"):
         return principal.user_name
     return f"user:{principal.user_name}"
+
+
+def _ignore(*, outcome: str, closed: int) -> None:
+    """No metrics (the CLI and tests build a trail without them)."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections.abc import Callable
 
 from sessionplane.rules.model import Rule, RuleRun
 from sessionplane.rules.service import RuleService
@@ -24,11 +26,20 @@ log = logging.getLogger(__name__)
 
 
 class RuleScheduler:
-    def __init__(self, *, store: RuleStore, rules: RuleService, settings: Settings, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: RuleStore,
+        rules: RuleService,
+        settings: Settings,
+        owner: str | None = None,
+        observe_run: Callable[[float], None] = lambda _seconds: None,
+    ) -> None:
         self._store = store
         self._rules = rules
         self._settings = settings
         self.owner = owner or uuid.uuid4().hex  # this replica, as the lease names it
+        self._observe_run = observe_run  # the run-duration histogram of /metrics
 
     async def tick(self) -> list[RuleRun]:
         """Claim every due rule this replica can, run them, release them; the runs made."""
@@ -48,11 +59,13 @@ class RuleScheduler:
         return [run for run in results if run is not None]
 
     async def _run(self, rule: Rule) -> RuleRun | None:
+        started = time.perf_counter()
         try:
             return await self._rules.run(rule)
         except Exception:
             log.exception("close rule %s: the run failed", rule.id)
             return None
         finally:
+            self._observe_run(time.perf_counter() - started)
             with contextlib.suppress(Exception):  # an unreleased lease expires on its own
                 await self._store.release(rule.id, owner=self.owner)

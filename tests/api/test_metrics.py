@@ -189,3 +189,23 @@ def test_readyz_answers_503_when_the_store_is_gone(tmp_path):
             assert httpx.get(f"{live.url}/healthz").status_code == 200  # alive, just not ready
     finally:
         asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_every_close_moves_the_close_counters(tmp_path, cluster, sessions):
+    """Closes by the API (node and instance), and a denied one, each counted once with what they closed."""
+    with serving(tmp_path) as served:
+        server = cluster.start_server()
+        instance = served.register(server)
+        node_id = instance.nodes[0].id
+        for _ in range(3):
+            sessions(server, name="app")
+        node_close = f"/v3/{served.project_id}/redis/nodes/{node_id}/sessions"
+        assert served.api.request("DELETE", node_close, json={"is_all": True}).status_code == 200
+        sessions(server, name="app")
+        assert served.api.delete(f"/v3/{served.project_id}/instances/{instance.id}/sessions").status_code == 200
+
+        families = scrape(served.live.url)
+
+        assert values(families, "sessionplane_close_operations_total", outcome="succeeded") == [2.0]
+        assert values(families, "sessionplane_sessions_closed_total", outcome="succeeded") == [4.0]
+        assert values(families, "sessionplane_close_operations_total", outcome="failed") == [0.0]
