@@ -9,6 +9,7 @@ holding the loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -16,8 +17,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-# Verified when a user is unknown, so that "no such user" and "wrong password" take the same time.
-_DUMMY_HASH = _hasher.hash("sessionplane-timing-equaliser")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when a user is unknown, so that "no such user" and "wrong password" take the same time.
+    Made on first use, not at import: every CLI command imports this module."""
+    return _hasher.hash("sessionplane-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -26,7 +31,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -20,12 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
-
-from redis import exceptions as redis_errors
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from typing import TYPE_CHECKING, Any
 
 from sessionplane.errors import InvalidParameter, NodeUnavailable
 from sessionplane.inventory.topology import (
@@ -40,6 +35,9 @@ from sessionplane.inventory.topology import (
     Topology,
 )
 from sessionplane.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class TopologyReader:
@@ -87,6 +85,8 @@ class TopologyReader:
         return Topology(REPLICATION, _version(facts), replication_nodes(primary, facts))
 
     async def _cluster(self, client: Redis, tls: bool) -> tuple[SeenNode, ...]:
+        from redis import exceptions as redis_errors
+
         try:
             shards = await client.execute_command("CLUSTER", "SHARDS")
         except redis_errors.ResponseError:  # unknown subcommand before Redis 7, or refused by the ACL
@@ -96,6 +96,8 @@ class TopologyReader:
     # -- a Sentinel ------------------------------------------------------------------------
 
     async def _from_sentinel(self, seed: Seed, name: str, credentials: Credentials) -> Topology:
+        from redis import exceptions as redis_errors
+
         async with self._talking_to("Sentinel", seed.endpoint, seed.tls, None, credentials.sentinel_password) as s:
             try:
                 primary = await s.sentinel_master(name)
@@ -118,6 +120,13 @@ class TopologyReader:
     async def _talking_to(
         self, what: str, endpoint: Endpoint, tls: bool, username: str | None, password: str | None
     ) -> AsyncIterator[Redis]:
+        # redis-py is imported where it is used, not at module level: every CLI command imports this
+        # module, and only adopt and refresh connect.
+        from redis import exceptions as redis_errors
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         s = self._settings
         client = Redis(
             host=endpoint.host,

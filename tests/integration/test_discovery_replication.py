@@ -98,6 +98,7 @@ def test_closing_every_session_keeps_the_replication_links(api, tenant, topologi
     body = adopt(api, tenant.project_id, primary)
     servers = [primary, *replicas]
     opened = [sessions(server, name="app") for server in servers for _ in range(3)]
+    assert all(link_up(replica) for replica in replicas)  # links settled before they are noted
     links = {s.port: replication_link_ids(s) for s in servers}
 
     response = api.delete(f"/v3/{tenant.project_id}/instances/{body['id']}/sessions")
