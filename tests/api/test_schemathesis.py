@@ -20,7 +20,7 @@ from sessionplane.demo.servers import LocalCluster
 from sessionplane.inventory.records import NodeSpec
 from tests.api.schemathesis_hooks import KNOWN_DEFECTS
 
-EXAMPLES_PER_OPERATION = 100
+EXAMPLES_PER_OPERATION = 50
 ROOT = Path(__file__).resolve().parents[2]
 
 
