@@ -29,6 +29,7 @@ test: $(STAMP) redis-server chromium lint
 
 bench: $(STAMP) redis-server
 	$(PY) -m bench
+	$(PY) -m bench.sampler
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .sessionplane .coverage .coverage.*
