@@ -26,6 +26,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sessionplane.audit.store import AuditStore
@@ -49,8 +50,15 @@ class ClosedOnNode:
     """What one close closed on one node, and the newest client ID the node had then."""
 
     node: Node
-    identities: Counter[Identity]
-    newest_id: int
+    outcome: NodeOutcome
+
+    @property
+    def newest_id(self) -> int:
+        return self.outcome.newest_id
+
+    @cached_property
+    def identities(self) -> Counter[Identity]:
+        return self.outcome.closed_identities()
 
 
 def new_identities(listing: ClientList, shielded: set[int], *, newest_id: int, elapsed: float) -> Counter[Identity]:
@@ -149,8 +157,4 @@ class ReconnectTracker:
 def closed_on(nodes: Iterable[Node], outcomes: Iterable[NodeOutcome]) -> list[ClosedOnNode]:
     """The nodes where a close closed something, from its per-node outcomes."""
     by_id = {n.id: n for n in nodes}
-    return [
-        ClosedOnNode(by_id[o.node_id], o.closed_identities, o.newest_id)
-        for o in outcomes
-        if o.closed_identities and o.node_id in by_id
-    ]
+    return [ClosedOnNode(by_id[o.node_id], o) for o in outcomes if o.closed and o.node_id in by_id]

@@ -68,8 +68,14 @@ class NodeOutcome:
     matched: int = 0
     closed: int = 0
     error: SessionplaneError | None = None
-    closed_identities: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     newest_id: int = 0  # the newest client ID the close's listing showed (reconnect tracking's line)
+    # The listing and the lines it closed: who they were is worked out by reconnect tracking, in the
+    # background, after the answer (three columns and a count over thousands of lines).
+    closed_lines: tuple[ClientList, Sequence[int]] | None = field(default=None, repr=False)
+
+    def closed_identities(self) -> Counter[tuple[str, str, str]]:
+        """(ip, name, user) of each session this close closed."""
+        return selection.identities(*self.closed_lines) if self.closed_lines else Counter()
 
     def audit(self) -> dict[str, Any]:
         if self.error:
@@ -118,8 +124,8 @@ class SessionService:
             read.node.id,
             matched=len(lines),
             closed=closed,
-            closed_identities=selection.identities(read.listing, lines),
             newest_id=max(read.listing.ids, default=0),
+            closed_lines=(read.listing, lines),
         )
 
     def track_reconnects(
