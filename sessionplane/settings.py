@@ -68,7 +68,6 @@ class Settings(BaseSettings):
 
     # Session history (extensions section 3), node health and /metrics (section 5).
     sample_interval_seconds: float = Field(15.0, ge=0, description="CLIENT LIST sampling period; 0 turns it off.")
-    idle_over_seconds: int = Field(300, ge=0, description="History counts sessions idle at least this long.")
     history_top_k: int = Field(20, ge=1, le=1000, description="Groups kept per dimension; the rest is '(other)'.")
     history_raw_retention_seconds: int = Field(24 * 3600, gt=0, description="How long raw samples are kept.")
     history_rollup_retention_seconds: int = Field(

@@ -90,6 +90,15 @@ def _stored_node_secret(data_dir: Path) -> str:
     return secret
 
 
+def _unmeasured(env: dict[str, str]) -> dict[str, str]:
+    """The environment without coverage's subprocess measurement (``make test`` runs with ``--cov``).
+
+    The file-size limit holds for every file the process writes: coverage's own data file at exit
+    would fail under it and print its traceback into the output this test reads.
+    """
+    return {key: value for key, value in env.items() if not key.startswith("COVERAGE_")}
+
+
 def test_a_rotation_that_fails_mid_write_leaves_the_keyring_whole(tmp_path, passworded):
     """The write is cut short by a real limit (RLIMIT_FSIZE: the disk-full of one process), not a mock."""
     server = passworded.start_server()
@@ -107,7 +116,7 @@ def test_a_rotation_that_fails_mid_write_leaves_the_keyring_whole(tmp_path, pass
         [sys.executable, "-c", limited],
         capture_output=True,
         text=True,
-        env={**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir), "PYTHONDONTWRITEBYTECODE": "1"},
+        env=_unmeasured({**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir), "PYTHONDONTWRITEBYTECODE": "1"}),
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "the keyring was not rotated" in result.stderr and "Traceback" not in result.stderr
