@@ -24,6 +24,8 @@ BAD_BODIES = [
     (b'{"is_all": true, "min_idle_seconds": 2147483648}', "DBS.200001"),
     (b'{"is_all": true, "min_idle_seconds": ' + b"9" * 5000 + b"}", "DBS.200001"),
     (b'{"is_all": true, "min_idle_seconds": NaN}', "DBS.200001"),
+    (b'{"is_all": true, "addr_prefix": "' + b"1" * 257 + b'"}', "DBS.200001"),  # longer than the listing allows
+    (b'{"is_all": true, "addr_prefix": "' + b"1" * 500_000 + b'"}', "DBS.200001"),  # once stalled every request
     (b'{"is_all": false, "session_ids": ["abc"]}', "DBS.301071"),
     (b'{"is_all": false, "session_ids": ["12", "-3"]}', "DBS.301071"),
     (b'{"is_all": false, "session_ids": [-3]}', "DBS.301071"),

@@ -136,15 +136,15 @@ def test_label_values_stay_bounded(served, cluster, sessions):
 @pytest.mark.parametrize(
     ("settings", "headers", "status"),
     [
-        ({"host": "0.0.0.0"}, {}, 404),  # noqa: S104 - the setting under test, not a bind
+        ({"host": "0.0.0.0"}, {}, 404),  # the setting under test, not a bind
         ({"host": "10.0.0.7"}, {}, 404),
-        ({"host": "0.0.0.0", "metrics_enabled": True}, {}, 200),  # noqa: S104
+        ({"host": "0.0.0.0", "metrics_enabled": True}, {}, 200),
         ({"host": "127.0.0.1", "metrics_enabled": False}, {}, 404),
         ({"host": "::1"}, {}, 200),
-        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {}, 401),  # noqa: S104
-        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {"Authorization": "Bearer wrong"}, 401),  # noqa: S104
-        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {"Authorization": "Basic sc-rape"}, 401),  # noqa: S104
-        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {"Authorization": "Bearer sc-rape"}, 200),  # noqa: S104
+        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {}, 401),
+        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {"Authorization": "Bearer wrong"}, 401),
+        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {"Authorization": "Basic sc-rape"}, 401),
+        ({"host": "0.0.0.0", "metrics_bearer_token": "sc-rape"}, {"Authorization": "Bearer sc-rape"}, 200),
         ({"host": "127.0.0.1", "metrics_bearer_token": "sc-rape"}, {}, 401),
     ],
 )
