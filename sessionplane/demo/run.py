@@ -27,7 +27,7 @@ from sessionplane.app import create_app
 from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.demo.instructions import print_instructions
 from sessionplane.demo.leak import LeakingClient
-from sessionplane.demo.servers import LocalCluster, RedisServer
+from sessionplane.demo.servers import AclUser, LocalCluster, RedisServer
 from sessionplane.iam.records import AccessKey
 from sessionplane.iam.system_policies import READ_ONLY
 from sessionplane.inventory.records import Instance, NodeSpec, Project, User
@@ -63,15 +63,26 @@ class DemoState:
         return json.dumps(asdict(self), indent=2)
 
 
+# sessionplane's own ACL user on the demo's nodes, with exactly the rights the README lists. Clients
+# (the samples, redis-cli) use the default user.
+OWN_USER_NAME = "sessionplane"
+OWN_USER_RULES = ("+client|list", "+client|kill", "+client|setname", "+client|id", "+ping", "+hello", "+auth")
+
+
 @dataclass(frozen=True)
 class _Secrets:
     node_password: str
     admin_password: str
     reader_password: str
+    own_user_password: str
+
+    @property
+    def own_user(self) -> AclUser:
+        return AclUser(OWN_USER_NAME, self.own_user_password, OWN_USER_RULES)
 
     @classmethod
     def generate(cls) -> _Secrets:
-        return cls(secrets.token_urlsafe(12), secrets.token_urlsafe(12), secrets.token_urlsafe(12))
+        return cls(*(secrets.token_urlsafe(12) for _ in range(4)))
 
 
 async def _seed(
@@ -95,7 +106,13 @@ async def _seed(
             project_id=project.id,
         )
         specs = [
-            NodeSpec(host=n.host, port=n.port, password=n.password, name=f"proxy_{i + 1}")
+            NodeSpec(
+                host=n.host,
+                port=n.port,
+                username=OWN_USER_NAME,
+                password=passwords.own_user_password,
+                name=f"proxy_{i + 1}",
+            )
             for i, n in enumerate(cluster.servers)
         ]
         instance = await admin.adopt_instance(
@@ -107,6 +124,8 @@ async def _seed(
             tags={"env": "dev", "team": "payments"},
             enterprise_project_id="demo-ep",
             protected_names=["demo-guardian"],
+            # every sessionplane process (server, CLI, replicas) logs in as this user: all ours, whoever opened it
+            protected_users=[OWN_USER_NAME],
         )
         key = await s.iam.create_access_key(user_id=admin_user.id, description="demo")
         rule = await _demo_rule(s, admin_user, project, instance)
@@ -184,7 +203,7 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
     samples: list[redis.Redis | PubSub] = []
     leak: LeakingClient | None = None
     try:
-        with LocalCluster(password=passwords.node_password) as cluster:
+        with LocalCluster(password=passwords.node_password, acl_user=passwords.own_user) as cluster:
             _start_nodes(cluster, node_count)
             settings = Settings(data_dir=data_dir, host=host, port=port)
             project, instance, key, rule_id = asyncio.run(_seed(settings, cluster, passwords))

@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from sessionplane.demo.servers import free_port
+from tests.processes import ServeProcess, sign_in
 
 
 def _wait_for(path, process) -> dict:
@@ -33,30 +35,32 @@ def _port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_demo_serves_and_its_curl_commands_work(tmp_path):
+def _start_demo(tmp_path: Path, *, nodes: int = 2) -> tuple[subprocess.Popen[str], Path]:
+    """``sessionplane demo`` as a user starts it; its state file, once written, says the rest."""
     state_file = tmp_path / "state.json"
-    port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sessionplane",
-            "demo",
-            "--port",
-            str(port),
-            "--nodes",
-            "2",
-            "--state-file",
-            str(state_file),
-        ],
+        [sys.executable, "-m", "sessionplane", "demo", "--port", str(free_port()), "--nodes", str(nodes)]
+        + ["--state-file", str(state_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
+    return process, state_file
+
+
+def _stop_demo(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    process.stdout.close()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_demo_serves_and_its_curl_commands_work(tmp_path):
+    process, state_file = _start_demo(tmp_path)
     try:
         state = _wait_for(state_file, process)
+        port = int(state["endpoint"].rsplit(":", 1)[1])
         assert oct(state_file.stat().st_mode & 0o777) == "0o600"
         assert {"endpoint", "region", "project_id", "instance_id", "nodes", "user", "readonly_user", "ak", "sk"} <= set(
             state
@@ -88,13 +92,54 @@ def test_demo_serves_and_its_curl_commands_work(tmp_path):
         assert state["rule_id"] in output and "--mode enforce" in output
         assert all(_port_open(n["host"], n["port"]) for n in state["nodes"])
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-        process.stdout.close()
+        _stop_demo(process)
     assert process.returncode == 0
     assert not any(_port_open(n["host"], n["port"]) for n in state["nodes"])
     assert not _port_open("127.0.0.1", port)
     assert not Path(state["data_dir"]).exists()
+
+
+def test_another_sessionplane_process_keeps_its_connections_through_the_demos_close_all(tmp_path):
+    """A process knows only its own connections by ID; the demo's own ACL user, protected, covers the others."""
+    process, state_file = _start_demo(tmp_path, nodes=1)
+    try:
+        state = _wait_for(state_file, process)
+        node, user = state["nodes"][0], state["user"]
+        with (
+            redis.Redis(host=node["host"], port=node["port"], password=node["password"]) as direct,
+            ServeProcess(Path(state["data_dir"]), tmp_path / "second.log") as second,
+        ):
+            token = sign_in(
+                second.url, **{k: user[k] for k in ("domain", "name", "password")}, project_id=state["project_id"]
+            )
+            listed = httpx.get(
+                f"{second.url}/v3/{state['project_id']}/redis/nodes/{node['id']}/sessions",
+                headers={"X-Auth-Token": token},
+            )
+            assert listed.status_code == 200 and "sessionplane" not in {s["name"] for s in listed.json()["sessions"]}
+            seconds = {c["id"] for c in direct.client_list() if c["user"] == "sessionplane"}
+            clients = {c["id"] for c in direct.client_list() if c["user"] == "default" and c["name"]}
+            assert seconds and clients  # both processes' pools, and the demo's sample clients
+
+            closed = httpx.request(
+                "DELETE",
+                f"{state['endpoint']}/v3/{state['project_id']}/redis/nodes/{node['id']}/sessions",
+                headers={
+                    "X-Auth-Token": sign_in(
+                        state["endpoint"],
+                        **{k: user[k] for k in ("domain", "name", "password")},
+                        project_id=state["project_id"],
+                    )
+                },
+                json={"is_all": True},
+            )
+
+            assert closed.status_code == 200, closed.text
+            after = {c["id"]: c for c in direct.client_list()}
+            assert seconds <= set(after)  # the second process' connections, and the demo's own, survived
+            assert not clients & set(after)  # the clients did not
+    finally:
+        _stop_demo(process)
 
 
 def test_demo_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_behind(tmp_path):
