@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sessionplane.api.deps import Caller, ProjectId, Svc
 from sessionplane.api.schemas import ERROR_RESPONSES
 from sessionplane.api.times import iso, parse_moment
-from sessionplane.audit.records import AuditEvent, AuditFilter
+from sessionplane.audit.records import AuditEvent, AuditFilter, Outcome
 from sessionplane.iam.actions import AUDIT_LIST
 from sessionplane.schema import utcnow
 
@@ -65,7 +65,7 @@ async def list_audit(
     svc: Svc,
     since: Moment = None,
     until: Moment = None,
-    outcome: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$", description="succeeded, partial, ...")] = None,
+    outcome: Annotated[Outcome | None, Query(description="Only records with this outcome")] = None,
     actor: Annotated[str | None, Query(pattern=r"^[^\x00-\x1f\x7f]{1,200}$", description=_ACTOR)] = None,
     instance_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -76,7 +76,7 @@ async def list_audit(
     where = AuditFilter(
         since=parse_moment(since, field="since", now=now) if since else None,
         until=parse_moment(until, field="until", now=now) if until else None,
-        outcome=outcome,
+        outcome=outcome.value if outcome else None,
         actor=actor,
         instance_id=instance_id,
         project_id=project_id,

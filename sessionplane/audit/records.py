@@ -16,6 +16,7 @@ class Outcome(StrEnum):
     PARTIAL = "partial"
     FAILED = "failed"
     DENIED = "denied"
+    REFUSED = "refused"  # nothing closed: more sessions matched than the caller's expect_at_most
     INTERRUPTED = "interrupted"
 
 

@@ -19,7 +19,7 @@ from sessionplane.health.status import NORMAL
 from sessionplane.history.records import NodeSample
 from sessionplane.ops.fleet import Target
 
-CLOSE_OUTCOMES = ("succeeded", "partial", "failed", "denied")
+CLOSE_OUTCOMES = ("succeeded", "partial", "failed", "denied", "refused")
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sessionplane.audit.records import Outcome
 from sessionplane.audit.trail import AuditSubject, AuditTrail
 from sessionplane.auth.principal import RequestMeta
 from sessionplane.errors import InstanceNotFound, NodeNotFound, SessionplaneError, TooManySessions
@@ -144,7 +145,7 @@ class FleetService:
         found = await self._read_targets(targets, selector)
         event = await recorded  # durable before anything is closed; its failure propagates
         if expect_at_most is not None and found.total > expect_at_most:
-            await self._audit.finish(event, outcome="refused", error_code=TooManySessions.code, node_results=[])
+            await self._audit.finish(event, outcome=Outcome.REFUSED, error_code=TooManySessions.code, node_results=[])
             raise TooManySessions(
                 f"{found.total} sessions match, more than expect_at_most ({expect_at_most}); nothing was closed."
             )

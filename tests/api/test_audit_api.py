@@ -238,6 +238,7 @@ def test_reading_the_trail_needs_sessionplane_audit_list(trail, who, status):
         ({"limit": 1001}, "limit"),
         ({"offset": -1}, "offset"),
         ({"outcome": "BAD!"}, "outcome"),
+        ({"outcome": "bogus"}, "outcome"),  # well-formed, but no outcome of that name
         ({"actor": "user:\x01"}, "actor"),
         ({"instance_id": "a/b"}, "instance_id"),
     ],

@@ -227,6 +227,8 @@ def test_expect_at_most_exceeded_closes_nothing(fleet, opened):
     assert response.status_code == 409
     assert response.json()["error_code"] == "SP.0001" and "4 sessions match" in response.json()["error_msg"]
     assert _alive(fleet, known)
+    audit = fleet.admin.get(f"/sessionplane/v1/{fleet.project_id}/audit", params={"outcome": "refused"})
+    assert [r["outcome"] for r in audit.json()["records"]] == ["refused"]  # audited, and filterable as such
 
 
 def test_a_stopped_node_is_a_failed_node_while_the_others_answer(fleet, opened):

@@ -70,7 +70,7 @@ def test_metrics_parse_and_carry_every_series(served, cluster, sessions):
     assert values(families, "sessionplane_http_request_duration_seconds_count", route=NODE_SESSIONS_ROUTE)
     assert values(families, "sessionplane_sampler_round_duration_seconds_count")[0] > 0
     assert values(families, "sessionplane_rule_run_duration_seconds_count") == [0.0]
-    for outcome in ("succeeded", "partial", "failed", "denied"):
+    for outcome in ("succeeded", "partial", "failed", "denied", "refused"):
         assert values(families, "sessionplane_close_operations_total", outcome=outcome) == [0.0]
         assert values(families, "sessionplane_sessions_closed_total", outcome=outcome) == [0.0]
 
