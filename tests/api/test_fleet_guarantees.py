@@ -1,0 +1,172 @@
+"""Fleet search, summary and close (extensions §1-2) on real nodes: what tests/api/test_fleet.py leaves open.
+
+- Replication links (a real replica of a fleet primary, both adopted) are never listed, counted or
+  closed, even by a selector written to catch them: the link keeps its client ID and stays up.
+- ``user`` and ``exclude.user`` over distinct ACL users; ``ip`` and ``addr_prefix`` over distinct
+  source addresses (127.0.0.2, 127.0.0.3); ``lib_name`` over ``CLIENT SETINFO`` (Valkey: Debian's
+  Redis 7.0 has no SETINFO); ``min_age_seconds`` / ``max_age_seconds`` over connection ages.
+  Redis and Valkey both: on Valkey the node filters single exact values itself.
+- A stopped node is a failed node for summary and close too, while the others answer and close.
+
+Each test has a project of its own, so an implicit scope sees only the test's instances.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from sessionplane import admin
+from sessionplane.demo.servers import RedisServer
+from sessionplane.inventory.records import Instance, NodeSpec
+from tests.conftest import login
+from tests.live import LiveService
+from tests.nodes import ON_EVERY_NODE_PROFILE
+from tests.support import RawSession
+from tests.topologies import info, replication_link_ids, wait_until
+
+DOMAIN = "guarantees-co"
+PASSWORD = "Guarantee-pa55word!"
+APP_PASSWORD = "App-user-pa55!"
+ON_REDIS_AND_VALKEY = pytest.mark.parametrize("node_profile", ["redis", "valkey"], indirect=True)
+
+
+@dataclass
+class Project:
+    id: str
+    api: httpx.Client
+    adopt: Callable[..., Instance]
+
+    def post(self, operation: str, body: dict[str, Any]) -> httpx.Response:
+        return self.api.post(f"/sessionplane/v1/{self.id}/sessions/{operation}", json=body)
+
+    def answer(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.post(operation, body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def names(self, body: dict[str, Any]) -> list[str]:
+        return sorted(s["name"] for s in self.answer("search", {"limit": 1000, **body})["sessions"])
+
+    def counts(self, group_by: str, body: dict[str, Any] | None = None) -> dict[str, int]:
+        groups = self.answer("summary", {"group_by": group_by, "top": 100, **(body or {})})["groups"]
+        return {g["key"]: g["count"] for g in groups}
+
+
+@pytest.fixture(scope="module")
+def boss(service: LiveService) -> str:
+    service.call(
+        admin.add_user(service.services.inventory, domain=DOMAIN, name="boss", password=PASSWORD, is_admin=True)
+    )
+    return "boss"
+
+
+@pytest.fixture
+def project(service: LiveService, boss: str) -> Iterator[Project]:
+    inventory = service.services.inventory
+    created = service.call(admin.add_project(inventory, domain=DOMAIN, name=f"p-{uuid.uuid4().hex[:8]}"))
+    token = login(service, domain=DOMAIN, name=boss, password=PASSWORD, project_id=created.id)
+
+    def adopt(*servers: RedisServer, roles: tuple[str, ...] = (), name: str = "cache") -> Instance:
+        specs = [
+            NodeSpec(
+                host=s.host,
+                port=s.port,
+                username=s.credentials[0],
+                password=s.credentials[1],
+                name=f"node_{i + 1}",
+                role=roles[i] if roles else "master",
+            )
+            for i, s in enumerate(servers)
+        ]
+        return service.call(admin.adopt_instance(inventory, project_id=created.id, name=name, nodes=specs))
+
+    with httpx.Client(base_url=service.url, headers={"X-Auth-Token": token}, timeout=60) as client:
+        yield Project(created.id, client, adopt)
+
+
+def _acl_users(server: RedisServer, *names: str) -> None:
+    with server.client() as client:
+        for name in names:
+            client.execute_command("ACL", "SETUSER", name, "reset", "on", f">{APP_PASSWORD}", "~*", "&*", "+@all")
+
+
+def _open_as(sessions: Callable[..., RawSession], server: RedisServer, user: str, name: str) -> RawSession:
+    if user == "default":
+        return sessions(server, name=name)
+    return sessions(server, user=user, password=APP_PASSWORD, name=name)
+
+
+# -- replication links ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Links:
+    """A primary's and a replica's view of the replication link between them."""
+
+    on_primary: set[int]  # the replica's connection to the primary (flag S)
+    on_replica: set[int]  # the replica's connection, as the replica lists it (flag M)
+    full_syncs: int
+
+    @classmethod
+    def of(cls, primary: RedisServer, replica: RedisServer) -> Links:
+        wait_until(lambda: info(replica, "replication").get("master_link_status") == "up", "the replica link")
+        return cls(
+            replication_link_ids(primary),
+            replication_link_ids(replica),
+            int(info(primary, "stats")["sync_full"]),
+        )
+
+
+# Selectors written to catch the links: by their flags, their command, their user, their address.
+LINK_BAITS = [
+    {"match": {"flags": ["S"]}},
+    {"match": {"flags": ["M"]}},
+    {"match": {"cmd": ["replconf", "psync", "sync", "ping"]}},
+    {"match": {"name": [""]}},
+    {"match": {"addr_prefix": "127.0.0.1:"}, "exclude": {"name": ["app-*", "reader-*"]}},
+]
+
+
+@ON_EVERY_NODE_PROFILE
+def test_replication_links_are_never_listed_counted_or_closed(project, cluster, sessions):
+    primary = cluster.start_server()
+    replica = cluster.start_server(replica_of=primary)
+    instance = project.adopt(primary, replica, roles=("master", "slave"))
+    on_primary, on_replica = instance.nodes[0].id, instance.nodes[1].id
+    links = Links.of(primary, replica)
+    assert len(links.on_primary) == 1 and len(links.on_replica) == 1
+    opened = [sessions(primary, name="app-1"), sessions(primary, name="app-2"), sessions(replica, name="reader-1")]
+
+    everything = project.answer("search", {"limit": 1000})
+    assert sorted(s["name"] for s in everything["sessions"]) == ["app-1", "app-2", "reader-1"]
+    assert everything["total_count"] == 3 and everything["failed_nodes"] == []
+    listed = {int(s["id"]) for s in everything["sessions"]}
+    assert not listed & (links.on_primary | links.on_replica)
+    assert project.counts("node") == {on_primary: 2, on_replica: 1}
+    for bait in LINK_BAITS:
+        assert project.answer("search", bait)["total_count"] == 0, bait
+        assert project.answer("summary", {**bait, "group_by": "user"}) == {
+            "total_count": 0,
+            "groups": [],
+            "other": 0,
+            "failed_nodes": [],
+        }, bait
+        assert project.answer("close", {**bait, "dry_run": True})["would_close"] == 0, bait
+        closed = project.answer("close", bait)
+        assert closed["closed"] == 0 and closed["failed_nodes"] == [], bait
+
+    closed = project.answer("close", {"expect_at_most": 3})
+
+    assert closed["closed"] == 3
+    assert {n["node_id"]: n["closed"] for n in closed["nodes"]} == {on_primary: 2, on_replica: 1}
+    assert all(s.closed_by_node() for s in opened)
+    # The very same link (same client ID on both sides), still up, and no new full sync happened.
+    assert Links.of(primary, replica) == links
+    assert info(replica, "replication")["master_link_status"] == "up"
+    assert info(primary, "replication")["connected_slaves"] == 1
