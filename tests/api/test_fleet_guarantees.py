@@ -27,7 +27,7 @@ from sessionplane.inventory.records import Instance, NodeSpec
 from tests.conftest import login
 from tests.live import LiveService
 from tests.nodes import ON_EVERY_NODE_PROFILE
-from tests.support import RawSession
+from tests.support import RawSession, node_view
 from tests.topologies import info, replication_link_ids, wait_until
 
 DOMAIN = "guarantees-co"
@@ -170,3 +170,122 @@ def test_replication_links_are_never_listed_counted_or_closed(project, cluster, 
     assert Links.of(primary, replica) == links
     assert info(replica, "replication")["master_link_status"] == "up"
     assert info(primary, "replication")["connected_slaves"] == 1
+
+
+# -- selector fields over real connections --------------------------------------------------------
+
+
+@ON_REDIS_AND_VALKEY
+def test_user_and_exclude_user_pick_sessions_by_acl_user(project, cluster, sessions):
+    server = cluster.start_server()
+    _acl_users(server, "app", "batch", "ops")
+    project.adopt(server)
+    opened = {
+        name: _open_as(sessions, server, user, name)
+        for user, name in [("app", "web-1"), ("app", "web-2"), ("batch", "job-1"), ("ops", "ops-shell")]
+        + [("default", "legacy")]
+    }
+
+    assert project.names({"match": {"user": ["app"]}}) == ["web-1", "web-2"]
+    assert project.names({"match": {"user": ["b*"]}}) == ["job-1"]
+    assert project.names({"match": {"user": ["app", "ops"]}}) == ["ops-shell", "web-1", "web-2"]
+    assert project.names({"exclude": {"user": ["ops"]}}) == ["job-1", "legacy", "web-1", "web-2"]
+    assert project.names({"match": {"user": ["app"]}, "exclude": {"user": ["app"]}}) == []
+    assert project.names({"match": {"user": ["nobody"]}}) == []
+    assert project.counts("user") == {"app": 2, "batch": 1, "ops": 1, "default": 1}
+    by_user = project.answer("search", {"match": {"user": ["batch"]}})["sessions"]
+    assert [(s["name"], s["user"]) for s in by_user] == [("job-1", "batch")]
+
+    closed = project.answer("close", {"exclude": {"user": ["ops", "default"]}, "expect_at_most": 3})
+
+    assert closed["closed"] == 3
+    assert all(opened[n].closed_by_node() for n in ("web-1", "web-2", "job-1"))
+    assert opened["ops-shell"].alive() and opened["legacy"].alive()
+
+
+@ON_REDIS_AND_VALKEY
+def test_ip_and_addr_prefix_pick_sessions_by_source_address(project, cluster, sessions):
+    server = cluster.start_server()
+    project.adopt(server)
+    opened = {
+        "two-a": sessions(server, name="two-a", source_ip="127.0.0.2"),
+        "two-b": sessions(server, name="two-b", source_ip="127.0.0.2"),
+        "three": sessions(server, name="three", source_ip="127.0.0.3"),
+        "local": sessions(server, name="local"),
+    }
+
+    assert project.names({"match": {"ip": ["127.0.0.2"]}}) == ["two-a", "two-b"]
+    assert project.names({"match": {"ip": ["127.0.0.2", "127.0.0.3"]}}) == ["three", "two-a", "two-b"]
+    assert project.names({"match": {"ip": ["10.0.0.5"]}}) == []
+    assert project.names({"exclude": {"ip": ["127.0.0.1"]}}) == ["three", "two-a", "two-b"]
+    assert project.names({"match": {"addr_prefix": "127.0.0.3:"}}) == ["three"]
+    assert project.names({"match": {"addr_prefix": opened["two-a"].addr}}) == ["two-a"]
+    assert project.names({"match": {"addr_prefix": "127.0.0."}, "exclude": {"addr_prefix": "127.0.0.2"}}) == [
+        "local",
+        "three",
+    ]
+    assert project.counts("ip") == {"127.0.0.1": 1, "127.0.0.2": 2, "127.0.0.3": 1}
+    (three,) = project.answer("search", {"match": {"ip": ["127.0.0.3"]}})["sessions"]
+    assert three["addr"] == opened["three"].addr and three["id"] == str(opened["three"].id)
+
+    closed = project.answer("close", {"match": {"ip": ["127.0.0.2"]}, "expect_at_most": 2})
+
+    assert closed["closed"] == 2
+    assert opened["two-a"].closed_by_node() and opened["two-b"].closed_by_node()
+    assert opened["three"].alive() and opened["local"].alive()
+
+
+@pytest.mark.parametrize("node_profile", ["valkey"], indirect=True)
+def test_lib_name_picks_sessions_by_the_library_they_declared(project, cluster, sessions):
+    """CLIENT SETINFO LIB-NAME is Redis 7.2+ / Valkey: Debian's Redis 7.0 refuses it, so Valkey only."""
+    server = cluster.start_server()
+    project.adopt(server)
+    opened = {}
+    for name, library in [("py-1", "redis-py"), ("py-2", "redis-py"), ("go-1", "go-redis"), ("bare", None)]:
+        opened[name] = sessions(server, name=name)
+        if library:
+            assert opened[name].call("CLIENT", "SETINFO", "LIB-NAME", library) == b"OK"
+            opened[name].call("CLIENT", "SETINFO", "LIB-VER", "1.2.3")
+
+    assert project.names({"match": {"lib_name": ["redis-py"]}}) == ["py-1", "py-2"]
+    assert project.names({"match": {"lib_name": ["go-*", "redis-py"]}}) == ["go-1", "py-1", "py-2"]
+    assert project.names({"match": {"lib_name": [""]}}) == ["bare"]
+    assert project.names({"exclude": {"lib_name": ["redis-py*"]}}) == ["bare", "go-1"]
+    assert project.counts("lib_name") == {"redis-py": 2, "go-redis": 1, "": 1}
+    (go,) = project.answer("search", {"match": {"lib_name": ["go-redis"]}})["sessions"]
+    assert go["lib_name"] == "go-redis" and go["lib_ver"] == "1.2.3"
+
+    closed = project.answer("close", {"match": {"lib_name": ["go-redis"]}, "expect_at_most": 1})
+
+    assert closed["closed"] == 1 and opened["go-1"].closed_by_node()
+    assert all(opened[n].alive() for n in ("py-1", "py-2", "bare"))
+
+
+OLD = 5  # seconds the older sessions are connected before the newer ones open
+
+
+@ON_REDIS_AND_VALKEY
+def test_min_and_max_age_pick_sessions_by_how_long_they_are_connected(project, cluster, sessions):
+    server = cluster.start_server()
+    project.adopt(server)
+    old = [sessions(server, name="old-1"), sessions(server, name="old-2")]
+    _wait_until_connected_for(server, old, seconds=OLD)
+    new = sessions(server, name="new-1")  # age 0: it would need OLD seconds more to reach the old ones
+
+    # The newer session first: its age grows while the test runs, the older ones' bound never stops holding.
+    assert project.names({"match": {"max_age_seconds": OLD - 1}}) == ["new-1"]
+    assert project.names({"exclude": {"min_age_seconds": OLD}}) == ["new-1"]
+    assert project.names({"match": {"min_age_seconds": OLD}}) == ["old-1", "old-2"]
+    assert project.names({"exclude": {"max_age_seconds": OLD - 1}}) == ["old-1", "old-2"]
+    assert project.names({"match": {"min_age_seconds": OLD, "max_age_seconds": 10**6}}) == ["old-1", "old-2"]
+    assert project.names({"match": {"min_age_seconds": 10**6}}) == []
+
+    closed = project.answer("close", {"match": {"min_age_seconds": OLD}, "expect_at_most": 2})
+
+    assert closed["closed"] == 2 and all(s.closed_by_node() for s in old)
+    assert new.alive()
+
+
+def _wait_until_connected_for(server: RedisServer, opened: list[RawSession], *, seconds: int) -> None:
+    ids = [s.id for s in opened]
+    wait_until(lambda: all(int(c["age"]) >= seconds for c in node_view(server, ids).values()), f"{seconds} s of age")
