@@ -22,12 +22,13 @@ import httpx
 import pytest
 
 from sessionplane import admin
+from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
 from tests.conftest import login
 from tests.live import LiveService
 from tests.nodes import ON_EVERY_NODE_PROFILE
-from tests.support import RawSession, node_view
+from tests.support import RawSession, client_ids, node_view
 from tests.topologies import info, replication_link_ids, wait_until
 
 DOMAIN = "guarantees-co"
@@ -289,3 +290,50 @@ def test_min_and_max_age_pick_sessions_by_how_long_they_are_connected(project, c
 def _wait_until_connected_for(server: RedisServer, opened: list[RawSession], *, seconds: int) -> None:
     ids = [s.id for s in opened]
     wait_until(lambda: all(int(c["age"]) >= seconds for c in node_view(server, ids).values()), f"{seconds} s of age")
+
+
+# -- a stopped node ---------------------------------------------------------------------------------
+
+
+def test_a_stopped_node_is_a_failed_node_for_summary_and_close_while_the_others_answer(
+    service, project, cluster, sessions
+):
+    first, stopped, other = cluster.start_server(), cluster.start_server(), cluster.start_server()
+    orders = project.adopt(first, stopped, name="orders")
+    billing = project.adopt(other, name="billing")
+    batch = [sessions(first, name="batch-1"), sessions(first, name="batch-2"), sessions(other, name="batch-3")]
+    bystanders = [sessions(first, name="api-1"), sessions(other, name="api-2")]
+    sessions(stopped, name="batch-gone")
+    stopped.stop()
+    down = orders.nodes[1].id
+    selector = {"match": {"name": ["batch-*"]}}
+
+    summary = project.answer("summary", {**selector, "group_by": "node"})
+    assert summary["total_count"] == 3 and summary["other"] == 0
+    assert {g["key"]: g["count"] for g in summary["groups"]} == {orders.nodes[0].id: 2, billing.nodes[0].id: 1}
+    (failed,) = summary["failed_nodes"]
+    assert failed["node_id"] == down and failed["instance_id"] == orders.id
+    assert failed["error_code"] == "DBS.200018" and failed["error_msg"]
+
+    preview = project.answer("close", {**selector, "dry_run": True})
+    assert preview["would_close"] == 3 and [f["node_id"] for f in preview["failed_nodes"]] == [down]
+
+    closed = project.answer("close", {**selector, "expect_at_most": 3})
+
+    assert closed["closed"] == 3
+    nodes = {n["node_id"]: n for n in closed["nodes"]}
+    assert {k: n["closed"] for k, n in nodes.items()} == {orders.nodes[0].id: 2, down: 0, billing.nodes[0].id: 1}
+    assert nodes[down]["error_code"] == "DBS.200018" and nodes[orders.nodes[0].id]["error_code"] is None
+    assert [(f["node_id"], f["error_code"]) for f in closed["failed_nodes"]] == [(down, "DBS.200018")]
+    assert all(s.closed_by_node() for s in batch)
+    assert all(s.alive() for s in bystanders)
+    assert not {s.id for s in batch[:2]} & client_ids(first) and batch[2].id not in client_ids(other)
+    (event,) = [
+        e
+        for e in service.call(service.services.audit_store.events(account_id=None, where=AuditFilter(limit=500)))
+        if e.id == closed["audit_id"]
+    ]
+    assert event.outcome == "partial" and event.error_code == "DBS.200018"
+    results = {r["node_id"]: r for r in event.node_results}
+    assert results[down]["error_code"] == "DBS.200018" and "closed" not in results[down]
+    assert results[orders.nodes[0].id]["closed"] == 2 and results[billing.nodes[0].id]["closed"] == 1
