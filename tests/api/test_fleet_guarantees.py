@@ -13,6 +13,7 @@ Each test has a project of its own, so an implicit scope sees only the test's in
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
 from tests.conftest import login
 from tests.live import LiveService
-from tests.nodes import ON_EVERY_NODE_PROFILE
+from tests.nodes import NODE_PASSWORD, ON_EVERY_NODE_PROFILE
 from tests.support import RawSession, client_ids, node_view
 from tests.topologies import info, replication_link_ids, wait_until
 
@@ -176,7 +177,8 @@ def test_replication_links_are_never_listed_counted_or_closed(project, cluster, 
 # -- selector fields over real connections --------------------------------------------------------
 
 
-@ON_REDIS_AND_VALKEY
+# On "redis-acl-user" sessionplane connects as an ACL user of its own: never counted under any user.
+@pytest.mark.parametrize("node_profile", ["redis", "redis-acl-user", "valkey"], indirect=True)
 def test_user_and_exclude_user_pick_sessions_by_acl_user(project, cluster, sessions):
     server = cluster.start_server()
     _acl_users(server, "app", "batch", "ops")
@@ -295,6 +297,7 @@ def _wait_until_connected_for(server: RedisServer, opened: list[RawSession], *, 
 # -- a stopped node ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("node_profile", ["redis-requirepass"], indirect=True)
 def test_a_stopped_node_is_a_failed_node_for_summary_and_close_while_the_others_answer(
     service, project, cluster, sessions
 ):
@@ -314,6 +317,7 @@ def test_a_stopped_node_is_a_failed_node_for_summary_and_close_while_the_others_
     (failed,) = summary["failed_nodes"]
     assert failed["node_id"] == down and failed["instance_id"] == orders.id
     assert failed["error_code"] == "DBS.200018" and failed["error_msg"]
+    assert NODE_PASSWORD not in json.dumps(summary)
 
     preview = project.answer("close", {**selector, "dry_run": True})
     assert preview["would_close"] == 3 and [f["node_id"] for f in preview["failed_nodes"]] == [down]
@@ -336,4 +340,5 @@ def test_a_stopped_node_is_a_failed_node_for_summary_and_close_while_the_others_
     assert event.outcome == "partial" and event.error_code == "DBS.200018"
     results = {r["node_id"]: r for r in event.node_results}
     assert results[down]["error_code"] == "DBS.200018" and "closed" not in results[down]
+    assert NODE_PASSWORD not in json.dumps(closed) + json.dumps(event.node_results)
     assert results[orders.nodes[0].id]["closed"] == 2 and results[billing.nodes[0].id]["closed"] == 1
