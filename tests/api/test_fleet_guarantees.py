@@ -53,11 +53,14 @@ class Project:
         return response.json()
 
     def names(self, body: dict[str, Any]) -> list[str]:
-        return sorted(s["name"] for s in self.answer("search", {"limit": 1000, **body})["sessions"])
+        found = self.answer("search", {"limit": 1000, **body})
+        assert found["failed_nodes"] == [], (body, found["failed_nodes"])
+        return sorted(s["name"] for s in found["sessions"])
 
     def counts(self, group_by: str, body: dict[str, Any] | None = None) -> dict[str, int]:
-        groups = self.answer("summary", {"group_by": group_by, "top": 100, **(body or {})})["groups"]
-        return {g["key"]: g["count"] for g in groups}
+        summary = self.answer("summary", {"group_by": group_by, "top": 100, **(body or {})})
+        assert summary["failed_nodes"] == [], summary["failed_nodes"]
+        return {g["key"]: g["count"] for g in summary["groups"]}
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +197,10 @@ def test_user_and_exclude_user_pick_sessions_by_acl_user(project, cluster, sessi
     assert project.names({"match": {"user": ["app", "ops"]}}) == ["ops-shell", "web-1", "web-2"]
     assert project.names({"exclude": {"user": ["ops"]}}) == ["job-1", "legacy", "web-1", "web-2"]
     assert project.names({"match": {"user": ["app"]}, "exclude": {"user": ["app"]}}) == []
+    # No such user on the node: nothing matches (Valkey's USER filter refuses the name; the answer must not).
     assert project.names({"match": {"user": ["nobody"]}}) == []
+    nothing = project.answer("close", {"match": {"user": ["nobody"]}})
+    assert nothing["closed"] == 0 and nothing["failed_nodes"] == []
     assert project.counts("user") == {"app": 2, "batch": 1, "ops": 1, "default": 1}
     by_user = project.answer("search", {"match": {"user": ["batch"]}})["sessions"]
     assert [(s["name"], s["user"]) for s in by_user] == [("job-1", "batch")]
