@@ -115,7 +115,7 @@ class Links:
     """A primary's and a replica's view of the replication link between them."""
 
     on_primary: set[int]  # the replica's connection to the primary (flag S)
-    on_replica: set[int]  # the replica's connection, as the replica lists it (flag M)
+    on_replica: set[int]  # the same link as the replica lists it: its connection to the primary (flag M)
     full_syncs: int
 
     @classmethod
@@ -134,6 +134,7 @@ LINK_BAITS = [
     {"match": {"flags": ["M"]}},
     {"match": {"cmd": ["replconf", "psync", "sync", "ping"]}},
     {"match": {"name": [""]}},
+    {"match": {"user": ["default"]}, "exclude": {"name": ["app-*", "reader-*"]}},
     {"match": {"addr_prefix": "127.0.0.1:"}, "exclude": {"name": ["app-*", "reader-*"]}},
 ]
 
