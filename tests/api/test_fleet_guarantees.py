@@ -7,6 +7,7 @@
   Redis 7.0 has no SETINFO); ``min_age_seconds`` / ``max_age_seconds`` over connection ages.
   Redis and Valkey both: on Valkey the node filters single exact values itself.
 - A stopped node is a failed node for summary and close too, while the others answer and close.
+- The fan-out asks at most ``fanout_concurrency`` nodes at once (seen in the frozen nodes' sockets).
 
 Each test has a project of its own, so an implicit scope sees only the test's instances.
 """
@@ -14,9 +15,13 @@ Each test has a project of its own, so an implicit scope sees only the test's in
 from __future__ import annotations
 
 import json
+import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +31,7 @@ from sessionplane import admin
 from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
-from tests.conftest import login
+from tests.conftest import login, settings_for
 from tests.live import LiveService
 from tests.nodes import NODE_PASSWORD, ON_EVERY_NODE_PROFILE
 from tests.support import RawSession, client_ids, node_view
@@ -349,3 +354,53 @@ def test_a_stopped_node_is_a_failed_node_for_summary_and_close_while_the_others_
     assert results[down]["error_code"] == "DBS.200018" and "closed" not in results[down]
     assert NODE_PASSWORD not in json.dumps(closed) + json.dumps(event.node_results)
     assert results[orders.nodes[0].id]["closed"] == 2 and results[billing.nodes[0].id]["closed"] == 1
+
+
+# -- bounded fan-out -------------------------------------------------------------------------------
+
+
+def test_a_fan_out_asks_at_most_fanout_concurrency_nodes_at_once(tmp_path, cluster):
+    """Frozen nodes (SIGSTOP) never answer, and the node deadline outlasts the test: a node has been
+    asked when our request sits unread in its socket. With ``fanout_concurrency`` 2, two of four nodes
+    are asked; the next is asked only when one of them answers."""
+    settings = settings_for(tmp_path, fanout_concurrency=2, node_deadline_seconds=600)
+    with LiveService(settings) as live, ThreadPoolExecutor(1) as background:
+        inventory = live.services.inventory
+        live.call(admin.add_user(inventory, domain=DOMAIN, name="boss", password=PASSWORD, is_admin=True))
+        project = live.call(admin.add_project(inventory, domain=DOMAIN, name="wide"))
+        servers = [cluster.start_server() for _ in range(4)]
+        specs = [NodeSpec(host=s.host, port=s.port, name=f"node_{i + 1}") for i, s in enumerate(servers)]
+        live.call(admin.adopt_instance(inventory, project_id=project.id, name="wide", nodes=specs))
+        token = login(live, domain=DOMAIN, name="boss", password=PASSWORD, project_id=project.id)
+        url = f"{live.url}/sessionplane/v1/{project.id}/sessions/search"
+        search = lambda: httpx.post(url, json={}, headers={"X-Auth-Token": token}, timeout=600)  # noqa: E731
+        assert search().status_code == 200  # every node's pool is open: a request is bytes on a socket
+        for server in servers:
+            os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            pending = background.submit(search)
+            wait_until(lambda: len(_asked(servers)) >= 2, "two nodes to be asked")
+            first = _asked(servers)
+            assert len(first) == 2
+            os.kill(first[0].process.pid, signal.SIGCONT)  # it answers: one more node may be asked
+            still_frozen = [s for s in servers if s is not first[0]]
+            wait_until(lambda: len(_asked(still_frozen)) >= 2, "a third node to be asked")
+            second = _asked(still_frozen)
+            assert len(second) == 2 and first[1] in second
+        finally:
+            for server in servers:
+                os.kill(server.process.pid, signal.SIGCONT)
+        answer = pending.result()
+        assert answer.status_code == 200 and answer.json()["failed_nodes"] == []
+
+
+def _asked(servers: list[RedisServer]) -> list[RedisServer]:
+    """The servers with bytes waiting unread on a connection they accepted (their own side's rx queue)."""
+    waiting: set[int] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        unread = int(fields[4].split(":")[1], 16)
+        if fields[3] == "01" and unread:  # ESTABLISHED
+            waiting.add(local_port)
+    return [s for s in servers if s.port in waiting]
