@@ -24,7 +24,7 @@ from sessionplane.errors import (
 )
 from sessionplane.iam.actions import DELETE_SESSION
 from sessionplane.inventory.records import Instance, Node
-from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.nodes.adapter import NodeAdapter, NodeListing
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
 from sessionplane.sessions.reconnects import Counted, ReconnectTracker, closed_on
@@ -102,8 +102,7 @@ class SessionService:
     async def read(self, instance: Instance, node: Node, selector: Selector | None = None) -> NodeRead:
         """The node's client sessions and, among them, those ``selector`` picks (all when None)."""
         self.require_usable(instance, node)
-        args = await self._list_args(node, selector)
-        reply = await self._nodes.client_list(node, args=args)
+        reply = await self._client_list(node, selector)
         listing = ClientList(reply.reply)
         shielded = self.protection(instance).shielded(listing, reply.own_ids)
         sessions = selection.client_sessions(listing, shielded)
@@ -138,11 +137,23 @@ class SessionService:
     async def _execute(self, node: Node, plan: KillPlan) -> int:
         return await self._nodes.kill(node, ids=plan.ids, pubsub_ids=plan.pubsub_ids, users=plan.users)
 
-    async def _list_args(self, node: Node, selector: Selector | None) -> tuple[Any, ...]:
+    async def _client_list(self, node: Node, selector: Selector | None) -> NodeListing:
+        if selector is not None and selector.session_ids is not None:
+            return await self._nodes.client_list(node, args=("ID", *selector.session_ids))
+        filters = await self._filters(node, selector)
+        try:
+            return await self._nodes.client_list(node, args=filters)
+        except QuerySessionFailed:
+            if not filters:
+                raise
+            # Valkey refuses some values its filters cannot match ("No such user", a DB number above
+            # its databases) where the selector simply matches nothing: without the filters, the node's
+            # whole list filtered here gives the same answer. A node that cannot list at all fails again.
+            return await self._nodes.client_list(node)
+
+    async def _filters(self, node: Node, selector: Selector | None) -> tuple[Any, ...]:
         if selector is None:
             return ()
-        if selector.session_ids is not None:
-            return ("ID", *selector.session_ids)
         filters = server_side_filters(selector)
         if not filters or not self._settings.node_server_side_filters:
             return ()
