@@ -25,7 +25,7 @@ def test_a_reader_sees_sessions_without_close_buttons_and_a_crafted_close_is_ref
     server = cluster.start_server()
     instance = adopt(server)
     victim = sessions(server, name="precious")
-    console.expect_api_error(403)  # the console's permission probe, and the crafted close below
+    console.expect_api_error(403)  # the crafted close below
 
     console.sign_in(user=reader)
     page = console.page

@@ -3,6 +3,7 @@
 import { html, nothing } from '../vendor/lit-html/lit-html.js';
 import { ApiError, ext, get } from './api.js';
 import { features } from './features.js';
+import { mayReadAudit } from './permissions.js';
 import { formatSeconds } from './ui.js';
 
 const SHOWN_ROWS = 10;
@@ -66,7 +67,7 @@ export class CloseFlow {
   async track(result) {
     clearTimeout(this.timer);
     this.polls = 0;
-    if (!(await features()).audit) return;
+    if (!(await features()).audit || !(await mayReadAudit())) return; // the close result stands alone
     const poll = async () => {
       if (this.last !== result) return;
       try {

@@ -4,7 +4,7 @@ import { del, ext, get, patch, post, segment } from '../api.js';
 import { features } from '../features.js';
 import { instanceById } from '../inventory.js';
 import { Page } from '../page.js';
-import { mayClose } from '../permissions.js';
+import { mayChangeRules } from '../permissions.js';
 import { describeSelector, emptySelectorFields, selectorFieldset, selectorOf } from '../selector.js';
 import { errorBanner, exportButtons, formatTime, notice } from '../ui.js';
 import { instanceHeading, tabs } from './instance.js';
@@ -37,7 +37,7 @@ export class RulesPage extends Page {
     if (!this.instance) {
       this.instance = await instanceById(this.params.id);
       this.available = (await features()).rules;
-      this.mayWrite = this.available && (await mayClose(this.instance));
+      this.mayWrite = this.available && (await mayChangeRules(this.instance));
     }
     if (!this.available) return;
     this.rules = (await get(this.path())).rules;
