@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -40,10 +41,8 @@ class ReconnectingClient:
 
     def stop(self) -> None:
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):  # already closed by the node
             self.first.sock.shutdown(socket.SHUT_RDWR)  # wakes the watcher's blocking read
-        except OSError:
-            pass  # already closed by the node
         self._watcher.join()
         self.first.close()
         if self.again:

@@ -49,6 +49,11 @@ def test_a_rule_created_in_the_page_runs_and_its_runs_show_what_it_closed_and_wh
     rule = page.locator("table.rules tbody tr")
     expect(rule).to_have_count(1)
     expect(rule.locator("[data-column=mode]")).to_have_text("enforce")
+    # the form is ready for the next rule, showing what it would send
+    expect(form.get_by_label("Rule name")).to_have_value("")
+    expect(form.locator("input[name=rule-match-name]")).to_have_value("")
+    expect(form.get_by_label("At most per run")).to_have_value("1000")
+    expect(form.get_by_label("Enabled")).to_be_checked()
 
     page.get_by_label("Auto-refresh").select_option("5")
     page.get_by_role("button", name="Runs of drain-batch").click()

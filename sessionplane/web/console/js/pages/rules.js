@@ -69,8 +69,15 @@ export class RulesPage extends Page {
     };
     this.act(async () => {
       await post(this.path(), body);
-      event.target.reset();
       this.form = { ...this.form, name: '', ...emptySelectorFields() };
+      // reset() empties the name and selector inputs (lit does not see typing, so it would not);
+      // the inputs the next rule keeps get their values back, so the screen shows what it would send.
+      const form = event.target;
+      form.reset();
+      form.elements.interval_seconds.value = String(this.form.interval_seconds);
+      form.elements.max_per_run.value = String(this.form.max_per_run);
+      form.elements.mode.value = this.form.mode;
+      form.elements.enabled.checked = this.form.enabled;
     }, `Rule ${body.name} created.`);
   }
 
