@@ -68,3 +68,11 @@ def test_a_rule_created_in_the_page_runs_and_its_runs_show_what_it_closed_and_wh
     assert shown_rows(page, "table.runs") == [{"mode": "enforce", "matched": "3", "closed": "3", "reconnected": "1"}]
     console.assert_accessible()
     console.screenshot("rules-runs")
+
+    rule_id = rule.locator(".id").inner_text()
+    console.go("#/audit")  # an enforcing run is audited as the rule's close
+    records = page.locator("table.audit tbody tr")
+    expect(records).to_have_count(2)  # the rule's creation, and its run
+    expect(records.nth(0).locator("[data-column=reconnected]")).to_have_text("1")
+    run = {k: shown_rows(page, "table.audit")[0][k] for k in ("actor", "action", "outcome", "closed")}
+    assert run == {"actor": f"rule:{rule_id}", "action": "deleteSession", "outcome": "succeeded", "closed": "3"}
