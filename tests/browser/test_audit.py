@@ -120,3 +120,32 @@ def test_the_audit_page_shows_the_closes_made_in_the_test_with_actor_counts_and_
     page.get_by_label("Actor").fill("user:operator")
     page.get_by_role("button", name="Apply").click()
     expect(records).to_have_count(2)
+
+
+def test_a_closer_who_may_not_read_the_audit_is_told_where_the_reconnect_count_is(
+    console: Console,
+    operator: str,
+    cluster: LocalCluster,
+    adopt: Callable[..., Instance],
+    sessions: Callable[..., RawSession],
+) -> None:
+    server = cluster.start_server()
+    instance = adopt(server)
+    doomed = sessions(server, name="doomed")
+    console.sign_in(user=operator)  # NoSQL FullAccess: closes, but no sessionplane:audit:list
+    page = console.page
+    audit_reads: list[str] = []
+    page.on("request", lambda r: audit_reads.append(r.url) if r.url.split("?")[0].endswith("/audit") else None)
+    open_instance(page, instance.id)
+    expect(page.locator("table.sessions tbody tr")).to_have_count(1)
+
+    page.get_by_role("button", name="Close all of this node").click()
+    assert preview_count(page) == 1
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Close 1 session").click()
+    result = dialog.locator(".result")
+    expect(result).to_contain_text("Closed 1 session")
+    expect(result).to_contain_text("How many came back is recorded in the audit trail.")
+    assert doomed.closed_by_node()
+    console.assert_accessible()
+    assert audit_reads == []  # no 403 to find out: the permissions said so
