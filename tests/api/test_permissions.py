@@ -36,6 +36,14 @@ DEV_CLOSER = {
         },
     ],
 }
+DENY_CLOSE = {
+    "Version": "5.0",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["*"]},
+        {"Effect": "Deny", "Action": ["gaussdbfornosql:instance:deleteSession"]},
+    ],
+}
+ROLE_DELETER = {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["nosql:session:delete"]}]}
 AUDITOR = {"Version": "5.0", "Statement": [{"Effect": "Allow", "Action": ["sessionplane:audit:list"]}]}
 CAPABILITIES = {"list", "close", "rules", "audit"}
 LIST, DELETE, AUDIT = (
@@ -114,7 +122,12 @@ def world(service) -> Iterator[World]:
             )
 
         grant("reader", READ_ONLY.name)
-        for name, document in (("dev_closer", DEV_CLOSER), ("auditor", AUDITOR)):
+        for name, document in (
+            ("dev_closer", DEV_CLOSER),
+            ("auditor", AUDITOR),
+            ("deny_close", DENY_CLOSE),
+            ("role_deleter", ROLE_DELETER),
+        ):
             service.call(iam.put_policy(account_id=boss.account_id, name=name, document=json.dumps(document)))
             grant(name, name)
         service.call(admin.add_user(inventory, domain=DOMAIN, name="nobody", password=PASSWORD))
@@ -123,7 +136,8 @@ def world(service) -> Iterator[World]:
             token = login(service, domain=DOMAIN, name=name, password=PASSWORD, project_id=project.id)
             return httpx.Client(base_url=service.url, headers={"X-Auth-Token": token}, timeout=60)
 
-        clients = {name: client(name) for name in ("boss", "reader", "dev_closer", "auditor", "nobody")}
+        people = ("boss", "reader", "dev_closer", "auditor", "deny_close", "role_deleter", "nobody")
+        clients = {name: client(name) for name in people}
         yield World(service, project.id, other.id, instances, foreign, clients)
         for client in clients.values():
             client.close()
@@ -170,6 +184,14 @@ def test_a_condition_key_policy_allows_close_only_where_its_tag_matches(world):
     assert world.allowed("dev_closer", "prod") == {"list": True, "close": False, "rules": False, "audit": False}
     assert world.dry_close("dev_closer", "dev") == 200
     assert world.dry_close("dev_closer", "prod") == 403
+
+
+def test_an_explicit_deny_wins_over_allow_everything_and_a_role_policy_counts_by_its_alias(world):
+    assert world.allowed("deny_close") == {"list": True, "close": False, "rules": False, "audit": True}
+    assert world.allowed("deny_close", "dev") == {"list": True, "close": False, "rules": False, "audit": True}
+    assert world.dry_close("deny_close", "dev") == 403
+    assert world.allowed("role_deleter", "prod") == {"list": False, "close": True, "rules": True, "audit": False}
+    assert world.dry_close("role_deleter", "prod") == 200
 
 
 def test_an_auditor_may_read_the_audit_only_and_a_user_without_policies_may_do_nothing(world):
