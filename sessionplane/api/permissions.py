@@ -30,13 +30,17 @@ class PermissionAnswer(BaseModel):
     instances_total: int | None = Field(description="Project scope, instance actions: the project's instances")
 
 
+class Capabilities(BaseModel):
+    list: PermissionAnswer = Field(description="List sessions, statistics, history, rules and runs")
+    close: PermissionAnswer = Field(description="Close sessions")
+    rules: PermissionAnswer = Field(description="Create, change and delete close rules")
+    audit: PermissionAnswer = Field(description="Read the project's audit trail")
+
+
 class Permissions(BaseModel):
     project_id: str
     instance_id: str | None
-    permissions: dict[str, PermissionAnswer] = Field(
-        description="list (sessions, statistics, history, rules and runs), close (sessions), "
-        "rules (create, change, delete), audit (read the trail)"
-    )
+    permissions: Capabilities
 
 
 @router.get(
