@@ -10,7 +10,8 @@ HttpMetricsMiddleware (requests by route template)
              | /sessionplane/v1/{project_id}/sessions/search|summary|close
              | /sessionplane/v1/{project_id}/instances (account admin: adopt by discovery)
              | /sessionplane/v1/{project_id}/instances/{instance_id}/session-history|growth|close-rules
-             | /sessionplane/v1/{project_id}/audit | /metrics /healthz /readyz
+             | /sessionplane/v1/{project_id}/audit | .../permissions (what the caller may do)
+             | /metrics /healthz /readyz
      -> handler: authenticate+scope (deps.caller / deps.closer) -> parse -> look up -> authorize -> domain -> serialise
   -> /console: the operator console's static files (web.routes), a client of the API above
   -> one error table (api.errors) turns every failure into Huawei's envelope
@@ -35,6 +36,7 @@ from sessionplane.api import (
     instances,
     openapi,
     ops,
+    permissions,
     rules,
     rules_schemas,
     schemas,
@@ -82,7 +84,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         ],
     )
     app.state.services = svc
-    routers = (tokens, sessions, instances, fleet, history, rules, audit, admin, ops, docs)
+    routers = (tokens, sessions, instances, fleet, history, rules, audit, permissions, admin, ops, docs)
     for router in (r.router for r in routers):
         app.include_router(router)
     docs.mount_assets(app)

@@ -9,7 +9,7 @@ policies in the project, the instance's URN, and the condition keys. Denied clos
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sessionplane.audit.trail import AuditSubject, AuditTrail
@@ -97,21 +97,34 @@ class Authorizer:
         """Whether the action is allowed, without auditing or raising (for scopes that skip what is not)."""
         return meta.principal.is_admin or (await self.explain(meta, action, instance)).allowed
 
+    async def allowed_on(self, meta: RequestMeta, action: Action, instances: Sequence[Instance]) -> list[bool]:
+        """``allows`` for each instance, the caller's policies read once (questions about a whole project)."""
+        if meta.principal.is_admin:
+            return [True] * len(instances)
+        policies, now = await self._policies(meta), self._clock()
+        return [evaluate(policies, self._context(meta, action, instance, now)).allowed for instance in instances]
+
     async def explain(self, meta: RequestMeta, action: Action, instance: Instance | None) -> Evaluation:
+        return evaluate(await self._policies(meta), self._context(meta, action, instance, self._clock()))
+
+    async def _policies(self, meta: RequestMeta) -> list[NamedPolicy]:
         p = meta.principal
         granted = await self._iam.effective_policies(
             account_id=p.account_id, user_id=p.user_id, project_id=p.project_id
         )
         policies = [self._named(name, document) for name, document in granted]
-        resource, role_resource = resource_urns(action, instance, region=self._region, account_id=p.account_id)
-        context = RequestContext(
+        return [policy for policy in policies if policy is not None]
+
+    def _context(self, meta: RequestMeta, action: Action, instance: Instance | None, now: datetime) -> RequestContext:
+        account_id = meta.principal.account_id
+        resource, role_resource = resource_urns(action, instance, region=self._region, account_id=account_id)
+        return RequestContext(
             action=action.name,
             alias=action.alias,
             resource=resource,
             role_resource=role_resource,
-            keys=condition_keys(meta, instance, self._clock()),
+            keys=condition_keys(meta, instance, now),
         )
-        return evaluate([policy for policy in policies if policy is not None], context)
 
     @staticmethod
     def _named(name: str, document: str | None) -> NamedPolicy | None:

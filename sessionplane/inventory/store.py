@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, raiseload
 
 from sessionplane import ids
 from sessionplane.db import Database
@@ -347,6 +347,14 @@ class InventoryStore:
             rows = (await s.scalars(page)).all()
             return [self._instance(r) for r in rows], int(total or 0)
 
+    async def instances_without_nodes(self, *, project_id: str) -> list[Instance]:
+        """Every instance of the project, newest first, with ``nodes=()``: what a policy is evaluated on
+        (ID, tags, enterprise project), without loading nodes or decrypting their credentials."""
+        query = select(InstanceRow).where(InstanceRow.project_id == project_id).options(raiseload(InstanceRow.nodes))
+        async with self._db.sessions() as s:
+            rows = (await s.scalars(query.order_by(InstanceRow.created_at.desc(), InstanceRow.id))).all()
+            return [self._instance(r, with_nodes=False) for r in rows]
+
     async def remove_instance(self, instance_id: str) -> bool:
         async with self._db.transaction() as s:
             row = await s.get(InstanceRow, instance_id)
@@ -408,7 +416,7 @@ class InventoryStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _instance(self, row: InstanceRow) -> Instance:
+    def _instance(self, row: InstanceRow, *, with_nodes: bool = True) -> Instance:
         return Instance(
             id=row.id,
             project_id=row.project_id,
@@ -423,7 +431,7 @@ class InventoryStore:
             protected_users=tuple(row.protected_users or ()),
             created_at=row.created_at,
             updated_at=row.updated_at,
-            nodes=tuple(self._node(n) for n in row.nodes),
+            nodes=tuple(self._node(n) for n in row.nodes) if with_nodes else (),
         )
 
     def _node(self, row: NodeRow) -> Node:

@@ -34,6 +34,7 @@ TENANT_ROUTES = {
     ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}", "delete"),
     ("/sessionplane/v1/{project_id}/instances/{instance_id}/close-rules/{rule_id}/runs", "get"),
     ("/sessionplane/v1/{project_id}/audit", "get"),
+    ("/sessionplane/v1/{project_id}/permissions", "get"),
 }
 
 

@@ -22,6 +22,8 @@ from sessionplane import admin
 from sessionplane.demo.servers import RedisServer
 from sessionplane.iam.system_policies import FULL_ACCESS, READ_ONLY
 from sessionplane.inventory.records import Instance, NodeSpec
+from tests.browser.clients import ReconnectingClient
+from tests.conftest import settings_for
 from tests.live import LiveService
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,6 +41,7 @@ AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 DOMAIN = "console"
 PASSWORD = "C0nsole-pa55word!"
 ADMIN = "operator"
+RECONNECT_WINDOW_SECONDS = 2  # timed_service's: closes count their reconnects this soon
 WAIT_MS = 15_000  # how long a page may take to show what a test waits for (a liveness guard)
 expect.set_options(timeout=WAIT_MS)
 
@@ -87,6 +90,31 @@ _ADMINS: weakref.WeakSet[LiveService] = weakref.WeakSet()  # services where the 
 def console_service(service: LiveService) -> LiveService:
     """The service the console tests drive; a module that needs other settings overrides this fixture."""
     return service
+
+
+@pytest.fixture(scope="session")
+def timed_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """For the tests that wait on the service's own clock: rules are looked for five times a second,
+    and a close counts its reconnects after RECONNECT_WINDOW_SECONDS."""
+    settings = settings_for(
+        tmp_path_factory.mktemp("timed"), rule_tick_seconds=0.2, reconnect_window_seconds=RECONNECT_WINDOW_SECONDS
+    )
+    with LiveService(settings) as live:
+        yield live
+
+
+@pytest.fixture
+def reconnecting() -> Iterator[Callable[..., ReconnectingClient]]:
+    """Open clients that come back once when the node closes them; all stopped at the end of the test."""
+    opened: list[ReconnectingClient] = []
+
+    def open_client(server: RedisServer, *, name: str) -> ReconnectingClient:
+        opened.append(ReconnectingClient(server, name=name))
+        return opened[-1]
+
+    yield open_client
+    for client in opened:
+        client.stop()
 
 
 @pytest.fixture

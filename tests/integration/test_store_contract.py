@@ -139,6 +139,11 @@ def test_instances_are_scoped_to_their_project(database_url, keyring):
         assert await s.inventory.instance(project_id=theirs.id, instance_id=instance.id) is None
         assert (await s.inventory.instance_of_node(project_id=mine.id, node_id=node_id)).id == instance.id
         assert await s.inventory.instance_of_node(project_id=theirs.id, node_id=node_id) is None
+        bare = await s.inventory.instances_without_nodes(project_id=mine.id)  # what policies are evaluated on
+        assert [(i.id, i.tags, i.enterprise_project_id, i.nodes) for i in bare] == [
+            (instance.id, {"env": "dev"}, "ep1", ())
+        ]
+        assert await s.inventory.instances_without_nodes(project_id=theirs.id) == []
 
     run(_with(database_url, keyring, work))
 

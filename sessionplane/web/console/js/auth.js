@@ -2,7 +2,7 @@
 // or a cookie), and is forgotten on sign-out or on any 401.
 const KEY = 'sessionplane.auth';
 const REASON_KEY = 'sessionplane.signin-reason';
-const PERMISSIONS_KEY = 'sessionplane.may-close';
+const PERMISSIONS_KEY = 'sessionplane.permissions';
 
 function read() {
   try {
@@ -57,7 +57,7 @@ export const auth = {
     return reason;
   },
 
-  // Whether this user may close sessions of an instance, as last learned from the API (see permissions.js).
+  // What this user may do, per instance ID ('' for the project), as learned from the API (see permissions.js).
   permissionCache() {
     try {
       return JSON.parse(sessionStorage.getItem(PERMISSIONS_KEY) || '{}');
@@ -65,9 +65,9 @@ export const auth = {
       return {};
     }
   },
-  rememberPermission(instanceId, allowed) {
+  rememberPermission(instanceId, answer) {
     const cache = this.permissionCache();
-    cache[instanceId] = allowed;
+    cache[instanceId] = answer;
     sessionStorage.setItem(PERMISSIONS_KEY, JSON.stringify(cache));
   },
 };

@@ -3,6 +3,7 @@
 import { html, nothing } from '../vendor/lit-html/lit-html.js';
 import { ApiError, ext, get } from './api.js';
 import { features } from './features.js';
+import { mayReadAudit } from './permissions.js';
 import { formatSeconds } from './ui.js';
 
 const SHOWN_ROWS = 10;
@@ -66,7 +67,11 @@ export class CloseFlow {
   async track(result) {
     clearTimeout(this.timer);
     this.polls = 0;
-    if (!(await features()).audit) return;
+    if (!(await features()).audit || !(await mayReadAudit())) {
+      result.untracked = true; // the count is in the audit, which this user may not read
+      this.page.update();
+      return;
+    }
     const poll = async () => {
       if (this.last !== result) return;
       try {
@@ -108,6 +113,8 @@ export class CloseFlow {
     let back = '';
     if (result.reconnected !== undefined && result.reconnected !== null) {
       back = ` ${plural(result.reconnected, 'session')} came back (same ip, name and user) within the reconnect window.`;
+    } else if (result.untracked) {
+      back = ' How many came back is recorded in the audit trail.';
     } else if (result.requestId) {
       back = ' Reconnects are counted after the reconnect window.';
     }

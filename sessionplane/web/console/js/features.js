@@ -7,6 +7,7 @@ const ENDPOINTS = {
   growth: 'GET /sessionplane/v1/{}/instances/{}/session-growth',
   rules: 'GET /sessionplane/v1/{}/instances/{}/close-rules',
   audit: 'GET /sessionplane/v1/{}/audit',
+  permissions: 'GET /sessionplane/v1/{}/permissions',
 };
 
 let known = null;

@@ -1,39 +1,39 @@
-// May the signed-in user close sessions of an instance? The API has no "what may I do" call, so the
-// console asks the close itself, as a dry run naming session 0 (no client has ID 0): 403 DBS.280032
-// means no, anything else means the policy allowed it. Learned once per instance per sign-in.
+// What the signed-in user may do, as the API answers it (GET /sessionplane/v1/{project}/permissions,
+// from the user's IAM policies): list, close, rules (create, change, delete) and audit, on the whole
+// project (allowed on at least one instance) or on one instance. Asked once per scope per sign-in.
 // The buttons are a convenience: the API still refuses whatever the caller's policies forbid.
-import { ApiError, request, segment, v3 } from './api.js';
+import { ApiError, ext, get } from './api.js';
 import { auth } from './auth.js';
+import { features } from './features.js';
 
-async function probe(instance) {
-  const node = instance.groups?.flatMap((group) => group.nodes)[0];
-  if (!node) return false;
+const UNKNOWN = null; // no answer (an older server, a server fault): show the actions, let the API decide
+
+async function ask(instanceId) {
+  if (!(await features()).permissions) return UNKNOWN;
   try {
-    await request('DELETE', v3(`/redis/nodes/${segment(node.id)}/sessions`), {
-      query: { dry_run: 'true' },
-      body: { is_all: false, session_ids: ['0'] },
-    });
-    return true;
+    const answer = await get(ext('/permissions'), { instance_id: instanceId || undefined });
+    return Object.fromEntries(Object.entries(answer.permissions).map(([name, p]) => [name, p.allowed]));
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'DBS.280032') return false;
     if (error instanceof ApiError && error.status === 401) throw error;
-    return null; // unknown (node down, server fault): show the buttons, let the API decide
+    return UNKNOWN;
   }
 }
 
-export async function mayClose(instance) {
-  if (auth.current?.isAdmin) return true;
+// {list, close, rules, audit} as booleans, or null when unknown. instanceId '' asks about the project.
+export async function permissionsOf(instanceId = '') {
   const cache = auth.permissionCache();
-  if (instance.id in cache) return cache[instance.id];
-  const allowed = await probe(instance);
-  if (allowed === null) return true;
-  auth.rememberPermission(instance.id, allowed);
-  return allowed;
+  if (instanceId in cache) return cache[instanceId];
+  const answer = await ask(instanceId);
+  if (answer !== UNKNOWN) auth.rememberPermission(instanceId, answer);
+  return answer;
 }
 
-export async function mayCloseAny(instances) {
-  for (const instance of instances) {
-    if (await mayClose(instance)) return true;
-  }
-  return false;
+async function may(capability, instanceId) {
+  const answer = await permissionsOf(instanceId);
+  return answer === UNKNOWN ? true : Boolean(answer[capability]);
 }
+
+export const mayClose = (instance) => may('close', instance.id);
+export const mayChangeRules = (instance) => may('rules', instance.id);
+export const mayCloseSomewhere = () => may('close', '');
+export const mayReadAudit = () => may('audit', '');

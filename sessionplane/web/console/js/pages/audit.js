@@ -4,6 +4,7 @@ import { ext, get } from '../api.js';
 import { features } from '../features.js';
 import { listInstances } from '../inventory.js';
 import { Page } from '../page.js';
+import { mayReadAudit } from '../permissions.js';
 import { errorBanner, exportButtons, formatTime, notice, pager } from '../ui.js';
 
 const OUTCOMES = ['', 'succeeded', 'partial', 'failed', 'denied'];
@@ -32,9 +33,10 @@ export class AuditPage extends Page {
   async fetch() {
     if (this.available === undefined) {
       this.available = (await features()).audit;
+      this.allowed = this.available && (await mayReadAudit());
       this.instances = (await listInstances({ limit: 100 })).instances;
     }
-    if (!this.available) return;
+    if (!this.available || !this.allowed) return;
     const f = this.filters;
     const answer = await get(ext('/audit'), {
       since: isoOf(f.since),
@@ -62,10 +64,15 @@ export class AuditPage extends Page {
   }
 
   view() {
-    const f = this.filters;
     return html`<h1>Audit</h1>
       ${this.available === false ? notice('This server has no audit endpoint (GET /audit); operators read the trail with sessionplane audit list.', 'warn') : nothing}
-      <form class="stack filters-form" @submit=${(e) => this.apply(e)}>
+      ${this.allowed === false && this.available ? html`<p class="hint readonly">Reading the audit trail needs <code>sessionplane:audit:list</code>.</p>` : nothing}
+      ${this.allowed === false ? errorBanner(this.error) : this.listing()}`;
+  }
+
+  listing() {
+    const f = this.filters;
+    return html`<form class="stack filters-form" @submit=${(e) => this.apply(e)}>
         <label>Since <input name="since" type="datetime-local" .value=${f.since}></label>
         <label>Until <input name="until" type="datetime-local" .value=${f.until}></label>
         <label>Outcome <select name="outcome">${OUTCOMES.map((o) => html`<option value=${o} ?selected=${o === f.outcome}>${o || 'any'}</option>`)}</select></label>

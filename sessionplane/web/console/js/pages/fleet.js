@@ -7,7 +7,7 @@ import { CloseFlow } from '../closeflow.js';
 import { closeMatching, closeSelectedAcross } from '../closes.js';
 import { listInstances } from '../inventory.js';
 import { Page } from '../page.js';
-import { mayCloseAny } from '../permissions.js';
+import { mayCloseSomewhere } from '../permissions.js';
 import { describeSelector, emptySelectorFields, selectorFieldset, selectorOf } from '../selector.js';
 import { columnsFor } from '../sessions.js';
 import { columnHelp, errorBanner, exportButtons, notice, pager } from '../ui.js';
@@ -54,7 +54,7 @@ export class FleetPage extends Page {
   async fetch() {
     if (!this.instances) {
       this.instances = (await listInstances({ limit: 100 })).instances;
-      this.mayClose = await mayCloseAny(this.instances);
+      this.mayClose = await mayCloseSomewhere();
     }
     const selector = this.selector();
     const [result, summary] = await Promise.all([

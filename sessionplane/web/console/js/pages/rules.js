@@ -4,7 +4,7 @@ import { del, ext, get, patch, post, segment } from '../api.js';
 import { features } from '../features.js';
 import { instanceById } from '../inventory.js';
 import { Page } from '../page.js';
-import { mayClose } from '../permissions.js';
+import { mayChangeRules } from '../permissions.js';
 import { describeSelector, emptySelectorFields, selectorFieldset, selectorOf } from '../selector.js';
 import { errorBanner, exportButtons, formatTime, notice } from '../ui.js';
 import { instanceHeading, tabs } from './instance.js';
@@ -37,7 +37,7 @@ export class RulesPage extends Page {
     if (!this.instance) {
       this.instance = await instanceById(this.params.id);
       this.available = (await features()).rules;
-      this.mayWrite = this.available && (await mayClose(this.instance));
+      this.mayWrite = this.available && (await mayChangeRules(this.instance));
     }
     if (!this.available) return;
     this.rules = (await get(this.path())).rules;
@@ -69,8 +69,15 @@ export class RulesPage extends Page {
     };
     this.act(async () => {
       await post(this.path(), body);
-      event.target.reset();
       this.form = { ...this.form, name: '', ...emptySelectorFields() };
+      // reset() empties the name and selector inputs (lit does not see typing, so it would not);
+      // the inputs the next rule keeps get their values back, so the screen shows what it would send.
+      const form = event.target;
+      form.reset();
+      form.elements.interval_seconds.value = String(this.form.interval_seconds);
+      form.elements.max_per_run.value = String(this.form.max_per_run);
+      form.elements.mode.value = this.form.mode;
+      form.elements.enabled.checked = this.form.enabled;
     }, `Rule ${body.name} created.`);
   }
 
