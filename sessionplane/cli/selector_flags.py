@@ -92,9 +92,7 @@ def _annotation(flag: Flag, *, exclude: bool) -> Any:
     text = f"Leave alone: {flag.help}" if exclude else flag.help
     kind = {_TEXTS: list[str] | None, _INTS: list[int] | None}.get(flag.kind, str | None)
     metavar = {_INTS: "N", _DURATION_KIND: "DURATION"}.get(flag.kind, "TEXT")
-    return Annotated[
-        kind, typer.Option(option, help=text, metavar=metavar, rich_help_panel=panel, show_default=False)
-    ]
+    return Annotated[kind, typer.Option(option, help=text, metavar=metavar, rich_help_panel=panel, show_default=False)]
 
 
 def _parameter(name: str, annotation: Any) -> inspect.Parameter:
@@ -114,7 +112,10 @@ def _parameters() -> list[inspect.Parameter]:
         ),
         _parameter(
             "scope_node",
-            Annotated[list[str] | None, typer.Option("--node", help="Node ID; repeat", metavar="ID", rich_help_panel=_SCOPE_PANEL)],
+            Annotated[
+                list[str] | None,
+                typer.Option("--node", help="Node ID; repeat", metavar="ID", rich_help_panel=_SCOPE_PANEL),
+            ],
         ),
         _parameter(
             "scope_project",
