@@ -97,7 +97,11 @@ def _node_count(flags: SelectorFlags, targets: list[Target]) -> int:
 
 
 def _nodes(count: int) -> str:
-    return f"{count} node{'' if count == 1 else 's'}"
+    return plural(count, "node")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def warn_failed(failed: list[dict[str, Any]]) -> None:
@@ -256,7 +260,7 @@ class Closing:
         if count == 0:
             self.say("nothing to close")
             return {"preview": preview, "result": None, "failed": bool(preview["failed_nodes"])}
-        self.confirm(f"Close these {count} sessions?")
+        self.confirm(f"Close {plural(count, 'session')}?")
         async with slow_status(f"closing on {_nodes(where.nodes)}"):
             try:
                 result = await s.fleet.close(meta=where.fresh(), selector=selector, dry_run=False, expect_at_most=count)
@@ -282,7 +286,7 @@ class Closing:
     def print_preview(self, preview: dict[str, Any]) -> None:
         warn_failed(preview["failed_nodes"])
         shown, count = preview["sessions"], preview["would_close"]
-        title = f"{count} sessions would be closed" + (
+        title = f"{plural(count, 'session')} would be closed" + (
             f" (the first {len(shown)}, longest idle first)" if count > len(shown) else ""
         )
         if count:
