@@ -29,7 +29,7 @@ from sessionplane.services import Services
 from sessionplane.sessions.fleet import GROUPS, SORTS
 from sessionplane.sessions.selector import Selector
 
-SESSION_COLUMNS = ("node_id", "id", "addr", "name", "user", "lib_name", "db", "age", "idle", "cmd")
+SESSION_COLUMNS = ("id", "addr", "name", "user", "lib_name", "db", "age", "idle", "cmd")
 SESSION_HEADERS = ("node", "id", "addr", "name", "user", "lib", "db", "age", "idle", "cmd")
 PREVIEW_SORT = "-idle"  # the preview shows the longest idle first: what an operator checks before closing
 
@@ -47,6 +47,7 @@ class Scoped:
 
     meta: RequestMeta
     nodes: int
+    labels: dict[str, str]  # node ID -> "instance name/node name" (every node of the project)
 
     def fresh(self) -> RequestMeta:
         """The same operator under a new request id (one per audited call)."""
@@ -58,7 +59,9 @@ async def scoped(s: Services, flags: SelectorFlags) -> Scoped:
     project_id = await _project(s, flags, targets)
     principal = await operator_in(s, project_id)
     meta = RequestMeta(request_id=uuid.uuid4().hex, principal=principal)
-    return Scoped(meta, _node_count(flags, [t for t in targets if t.instance.project_id == project_id]))
+    mine = [t for t in targets if t.instance.project_id == project_id]
+    labels = {t.node.id: f"{t.instance.name}/{t.node.name}" for t in mine}
+    return Scoped(meta, _node_count(flags, mine), labels)
 
 
 async def _project(s: Services, flags: SelectorFlags, targets: list[Target]) -> str:
@@ -114,8 +117,21 @@ def warn_failed(failed: list[dict[str, Any]]) -> None:
         )
 
 
-def session_rows(sessions: list[dict[str, Any]]) -> list[list[str]]:
-    return [[str(s.get(column, "")) for column in SESSION_COLUMNS] for s in sessions]
+def print_sessions(
+    sessions: list[dict[str, Any]], *, title: str, labels: dict[str, str], target: Console = console
+) -> None:
+    """A table that fits: nodes as #1, #2 with their full IDs below it; columns no session fills left out."""
+    refs: dict[str, str] = {}
+    rows = [
+        [refs.setdefault(s["node_id"], f"#{len(refs) + 1}"), *(str(s.get(c, "")) for c in SESSION_COLUMNS)]
+        for s in sessions
+    ]
+    kept = [i for i, _h in enumerate(SESSION_HEADERS) if i < 2 or any(row[i] for row in rows)]
+    headers = [SESSION_HEADERS[i] for i in kept]
+    print_table(headers, [[row[i] for i in kept] for row in rows], title=title, target=target)
+    for node_id, ref in refs.items():
+        label = labels.get(node_id)
+        target.print(f"{ref} node {node_id}" + (f" ({label})" if label else ""), markup=False, highlight=False)
 
 
 # -- search ---------------------------------------------------------------------------------------
@@ -134,12 +150,15 @@ def search(
 ) -> None:
     """Client sessions across nodes, instances or a whole project that the selector flags match."""
 
-    async def work(s: Services) -> dict[str, Any]:
+    async def work(s: Services) -> tuple[dict[str, Any], dict[str, str]]:
         where = await scoped(s, flags)
         async with slow_status(f"searching {_nodes(where.nodes)}"):
-            return await s.fleet.search(meta=where.meta, selector=flags.selector, sort=sort, offset=offset, limit=limit)
+            found = await s.fleet.search(
+                meta=where.meta, selector=flags.selector, sort=sort, offset=offset, limit=limit
+            )
+        return found, where.labels
 
-    found = run(load_settings(data_dir, database_url), work)
+    found, labels = run(load_settings(data_dir, database_url), work)
     if as_json:
         print_json(found)
         return
@@ -147,7 +166,7 @@ def search(
     shown = found["sessions"]
     span = f"{offset + 1}-{offset + len(shown)}" if shown else "none"
     title = f"{found['total_count']} sessions match (showing {span}, sorted by {sort})"
-    print_table(SESSION_HEADERS, session_rows(shown), title=title)
+    print_sessions(shown, title=title, labels=labels)
 
 
 # -- summary --------------------------------------------------------------------------------------
@@ -255,7 +274,7 @@ class Closing:
                 meta=where.fresh(), selector=selector, dry_run=True, expect_at_most=None, sort=PREVIEW_SORT,
                 limit=self.show,
             )  # fmt: skip
-        self.print_preview(preview)
+        self.print_preview(preview, where.labels)
         count = preview["would_close"]
         if count == 0:
             self.say("nothing to close")
@@ -280,17 +299,25 @@ class Closing:
         return {"result": {"closed": closed, "nodes": [{"node_id": node.id, "closed": closed}]}, "failed": False}
 
     def confirm(self, question: str) -> None:
-        if not self.yes:
-            typer.confirm(question, abort=True, err=True)  # on stderr: stdout may be a pipe of JSON
+        """Ask on stderr (stdout may be a pipe of JSON); anything but yes, or no answer at all, closes nothing."""
+        if self.yes:
+            return
+        try:
+            answer = err_console.input(f"{question} [y/N]: ", markup=False)
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            err_console.print("nothing was closed", markup=False, highlight=False)
+            raise typer.Exit(1)
 
-    def print_preview(self, preview: dict[str, Any]) -> None:
+    def print_preview(self, preview: dict[str, Any], labels: dict[str, str]) -> None:
         warn_failed(preview["failed_nodes"])
         shown, count = preview["sessions"], preview["would_close"]
         title = f"{plural(count, 'session')} would be closed" + (
             f" (the first {len(shown)}, longest idle first)" if count > len(shown) else ""
         )
         if count:
-            print_table(SESSION_HEADERS, session_rows(shown), title=title, target=self.out)
+            print_sessions(shown, title=title, labels=labels, target=self.out)
 
     def print_result(self, result: dict[str, Any]) -> None:
         for n in result["nodes"]:

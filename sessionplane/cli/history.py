@@ -87,8 +87,10 @@ def print_chart(found: dict[str, Any]) -> None:
     rows, top = chart.render(series, start=start, end=end, step=step, width=width)
     per_column, _count = chart.columns_for(start, end, step, width)
     say(heading + f"{until:%H:%M} UTC; one column = {per_column * step} s; {chart.BARS[-1]} = {chart.figure(top)}")
+    now_width = max(len(chart.figure(row.now)) for row in rows)
     for row in rows:
-        say(f"{row.key:<{key_width}}  {row.line}  now {chart.figure(row.now)}  peak {chart.figure(row.peak)}")
+        now, peak = chart.figure(row.now), chart.figure(row.peak)
+        say(f"{row.key:<{key_width}}  {row.line}  now {now:>{now_width}}  peak {peak}")
     say(f"{chart.UNREADABLE} a node could not be read   {chart.ZERO} none   (blank) not sampled")
 
 
