@@ -107,6 +107,10 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def matching(count: int) -> str:
+    return f"{plural(count, 'session')} {'matches' if count == 1 else 'match'}"
+
+
 def warn_failed(failed: list[dict[str, Any]]) -> None:
     """A node that could not be read is said, on stderr: an answer never hides a failure."""
     for f in failed:
@@ -165,7 +169,7 @@ def search(
     warn_failed(found["failed_nodes"])
     shown = found["sessions"]
     span = f"{offset + 1}-{offset + len(shown)}" if shown else "none"
-    title = f"{found['total_count']} sessions match (showing {span}, sorted by {sort})"
+    title = f"{matching(found['total_count'])} (showing {span}, sorted by {sort})"
     print_sessions(shown, title=title, labels=labels)
 
 
@@ -199,7 +203,7 @@ def summary(
     if found["other"]:
         rows.append(["(other groups)", str(found["other"]), "", ""])
     headers = [group_by, "sessions", "active", f"idle >= {settings.idle_over_seconds:g}s"]
-    print_table(headers, rows, title=f"{found['total_count']} sessions match, by {group_by}")
+    print_table(headers, rows, title=f"{matching(found['total_count'])}, by {group_by}")
 
 
 # -- close ----------------------------------------------------------------------------------------

@@ -361,3 +361,30 @@ def test_history_charts_the_sampled_counts_with_gaps(small, sessions):
     assert {line.split()[0] for line in totals.splitlines()[1:4]} == {"total", "active", "idle_over"}
     refused = invoke(small.data_dir, "sessions", "history", "--instance", small.instance, "--since", "soon", code=2)
     assert "'--since'" in refused.output
+
+
+def test_a_stopped_node_is_reported_while_the_others_answer(small, sessions):
+    first, second = small.servers
+    alive = sessions(first, name="batch-1")
+    node_a, node_b = node_ids(small.data_dir, small.instance)
+    second.stop()
+    found = cli(small.data_dir, "sessions", "search", "--name", "batch-*")
+    assert "1 session matches" in found.stdout and f"warning: node {node_b} could not be read" in found.stderr
+    as_json = json.loads(invoke(small.data_dir, "sessions", "search", "--json").stdout)
+    assert [f["node_id"] for f in as_json["failed_nodes"]] == [node_b] and as_json["total_count"] == 1
+    closing = invoke(small.data_dir, "sessions", "close", "--name", "batch-*", "--yes", "--no-watch", code=1)
+    assert f"node {node_a}: closed 1" in closing.output and f"node {node_b}: failed" in closing.output
+    assert alive.closed_by_node()
+
+
+def test_the_scope_must_exist_and_lie_in_one_project(small, tmp_path):
+    missing = invoke(small.data_dir, "sessions", "search", "--instance", "feedin12", code=1)
+    assert "instance feedin12 does not exist" in missing.output
+    other = invoke(small.data_dir, "project", "add", "ap-2", "--domain", "acme").stdout.strip()
+    mixed = invoke(small.data_dir, "sessions", "search", "--instance", small.instance, "--project", other, code=2)
+    assert "one command works in one project" in mixed.output
+    unnamed = invoke(small.data_dir, "sessions", "summary", code=2)  # two projects now: which one?
+    assert "'--project'" in unnamed.output and "there are 2 projects" in unnamed.output
+    assert json.loads(invoke(small.data_dir, "sessions", "search", "--project", other, "--json").stdout) == {
+        "total_count": 0, "sessions": [], "failed_nodes": []
+    }  # fmt: skip
