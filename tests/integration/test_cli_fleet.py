@@ -286,7 +286,9 @@ def test_close_says_what_it_will_close_and_asks(small, sessions):
     assert victim.alive() and audit_records(small.data_dir) == []
     nothing = invoke(small.data_dir, "sessions", "close", "--name", "nobody-*", "--yes")
     assert "nothing to close" in nothing.output
-    invoke(small.data_dir, "sessions", "close", "--name", "batch-*", "--no-watch", stdin="y\n")
+    done = invoke(small.data_dir, "sessions", "close", "--name", "batch-*", "--no-watch", "--json", stdin="y\n")
+    assert done.stdout.startswith("{") and json.loads(done.stdout)["result"]["closed"] == 1  # the question: stderr
+    assert "Close 1 session?" in done.stderr and "batch-9" in done.stderr
     assert victim.closed_by_node()
 
 
