@@ -38,7 +38,6 @@ GroupBy = Literal[GROUPS]  # type: ignore[valid-type]
 SortOpt = Annotated[
     Sort, typer.Option("--sort", help="Order: age (newest first), -age (oldest first), idle, -idle, addr, name, db")
 ]
-JsonOut = AsJson
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,9 @@ async def _project(s: Services, flags: SelectorFlags, targets: list[Target]) -> 
     if owners:
         return next(iter(owners))
     projects = await s.inventory.projects()
-    if len(projects) != 1:
+    if not projects:
+        raise LookupError("there are no projects yet (sessionplane project add)")
+    if len(projects) > 1:
         raise typer.BadParameter(
             f"there are {len(projects)} projects: name one, or name instances or nodes", param_hint="'--project'"
         )
@@ -146,7 +147,7 @@ def search(
     sort: SortOpt = "age",
     offset: Annotated[int, typer.Option("--offset", min=0, max=10**6, help="Skip this many sessions")] = 0,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Show at most this many sessions")] = 50,
-    as_json: JsonOut = False,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     *,
@@ -180,7 +181,7 @@ def search(
 def summary(
     group_by: Annotated[GroupBy, typer.Option("--group-by", help="Count sessions by this")] = "ip",
     top: Annotated[int, typer.Option("--top", min=1, max=100, help="Show the largest this many groups")] = 20,
-    as_json: JsonOut = False,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     *,
