@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from sessionplane.cli import audit, discovery, identity, inventory, policies, rules, sessions
+from sessionplane.cli import audit, discovery, fleet, history, identity, inventory, policies, rules, sessions
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
 from sessionplane.keyring import Keyring
 from sessionplane.services import Services
@@ -19,6 +19,8 @@ app.add_typer(inventory.projects, name="project")
 app.add_typer(inventory.users, name="user")
 discovery.register(inventory.instances)
 app.add_typer(inventory.instances, name="instance")
+fleet.register(sessions.app)
+history.register(sessions.app)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(identity.groups, name="group")
 app.add_typer(policies.policies, name="policy")

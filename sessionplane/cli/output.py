@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -27,7 +28,11 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None) -> None:
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None, target: Console = console
+) -> None:
+    """On stdout, or on ``target`` (stderr where stdout carries JSON)."""
+    console = target
     if not rows:
         console.print(f"{title + ': ' if title else ''}(none)", soft_wrap=True, markup=False, highlight=False)
         return

@@ -1,4 +1,6 @@
-"""``sessionplane sessions list|stats|close``: the operator's view, through the same domain functions as the API.
+"""``sessionplane sessions list|stats``: the operator's view of one instance, through the same domain as the API.
+
+``search|summary|close`` (across nodes, instances or a project) are in ``fleet``; ``history`` in ``history``.
 
 Closes from the CLI are audited like API closes: under the instance's account, by ``cli:<os user>``.
 """
@@ -12,13 +14,12 @@ from typing import Annotated
 import typer
 
 from sessionplane.auth.principal import Principal, RequestMeta
-from sessionplane.cli.context import DatabaseUrl, DataDir, console, load_settings, run
+from sessionplane.cli.context import DatabaseUrl, DataDir, load_settings, run
 from sessionplane.cli.inventory import find_instance
 from sessionplane.cli.output import AsJson, print_json, print_table
 from sessionplane.inventory.records import Instance
 from sessionplane.services import Services
 from sessionplane.sessions.selection import SESSION_FIELDS
-from sessionplane.sessions.selector import Selector, parse_criteria
 from sessionplane.sessions.service import target_nodes
 
 app = typer.Typer(help="Client sessions of adopted instances (operator view).", no_args_is_help=True)
@@ -28,14 +29,19 @@ NodeOpt = Annotated[str | None, typer.Option("--node", help="Node ID (default: e
 
 async def operator(services: Services, instance: Instance) -> Principal:
     """The CLI's caller, as the audit records it: the OS user, in the account that owns the instance."""
-    project = await services.inventory.project(instance.project_id)
+    return await operator_in(services, instance.project_id)
+
+
+async def operator_in(services: Services, project_id: str) -> Principal:
+    """The OS user as an administrator of ``project_id`` and of the account that owns it."""
+    project = await services.inventory.project(project_id)
     account = await services.inventory.account(project.account_id) if project else None
     return Principal(
         user_id="cli",
         user_name=f"cli:{getpass.getuser()}",
         account_id=account.id if account else "",
         account_name=account.name if account else "",
-        project_id=instance.project_id,
+        project_id=project_id,
         project_name=project.name if project else "",
         is_admin=True,
         method="cli",
@@ -127,50 +133,3 @@ def stats(
             for i in range(max(len(ips), len(dbs)))
         ]
         print_table(["client ip", "sessions", "db", "sessions"], rows, title=title)
-
-
-@app.command("close")
-def close(
-    instance: InstanceOpt,
-    node: NodeOpt = None,
-    session_id: Annotated[
-        list[int] | None, typer.Option("--id", help="Session ID to close (needs --node); repeat")
-    ] = None,
-    min_idle: Annotated[
-        int | None, typer.Option("--min-idle", min=0, help="Only sessions idle this many seconds")
-    ] = None,
-    addr_prefix: Annotated[
-        str | None, typer.Option("--addr-prefix", help="Only sessions whose ip:port starts with this")
-    ] = None,
-    watch: Annotated[
-        bool, typer.Option("--watch/--no-watch", help="Then wait reconnect_window_seconds and count who came back")
-    ] = True,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Close sessions: the given IDs on --node, or every client session (of --node, or of every node)."""
-    settings = load_settings(data_dir, database_url)
-    window = settings.reconnect_window_seconds
-    if session_id and node is None:
-        raise typer.BadParameter("--id needs --node")
-
-    async def work(s: Services) -> None:
-        found = await find_instance(s, instance)
-        principal = await operator(s, found)
-        selector = Selector(
-            session_ids=tuple(session_id) if session_id else None,
-            match=parse_criteria({"min_idle_seconds": min_idle, "addr_prefix": addr_prefix}),
-        )
-        total = 0
-        for n in target_nodes(found, node):
-            meta = RequestMeta(request_id=uuid.uuid4().hex, principal=principal)  # one audit record per node
-            closed = await s.sessions.close_node(meta=meta, instance=found, node=n, selector=selector)
-            console.print(f"{n.name} {n.id}: closed {closed}", markup=False)
-            total += closed
-        if watch and total:
-            console.print(f"watching for reconnects for {window:g} s (the close is done; Ctrl-C stops watching)")
-        if watch:  # without it, the audit records keep reconnected null: the process ends before the window
-            back = await s.reconnects.drain()
-            console.print(f"closed {total}, {back} came back within {window:g} s")
-
-    run(settings, work)

@@ -58,7 +58,7 @@ def test_operator_workflow(data_dir, acme, sessions, tmp_path):
     app_session, bot = sessions(server, name="app"), sessions(server, name="bot")
     listed = invoke(data_dir, "sessions", "list", "--instance", instance).stdout
     assert "app" in listed and "bot" not in listed
-    invoke(data_dir, "sessions", "close", "--instance", instance)
+    invoke(data_dir, "sessions", "close", "--instance", instance, "--yes")
     assert app_session.closed_by_node() and bot.alive()
 
     invoke(data_dir, "instance", "set-status", instance, "frozen")
@@ -75,7 +75,7 @@ def test_operator_workflow(data_dir, acme, sessions, tmp_path):
 def test_cli_closes_are_audited_under_the_instance_account_as_the_os_user(data_dir, acme, sessions):
     sessions(acme["server"], name="app")
     invoke(data_dir, "user", "add", "root", "--domain", "other", "--admin", "--password-stdin", stdin=ADMIN_PASSWORD)
-    invoke(data_dir, "sessions", "close", "--instance", acme["instance"])
+    invoke(data_dir, "sessions", "close", "--instance", acme["instance"], "--yes")
 
     (record,) = json.loads(invoke(data_dir, "audit", "list", "--domain", "acme", "--json").stdout)
     assert record["outcome"] == "succeeded" and record["user_name"] == f"cli:{getpass.getuser()}"
@@ -141,7 +141,7 @@ def test_every_command_argument_and_option_has_help():
 def test_every_listing_prints_json(data_dir, acme, sessions):
     sessions(acme["server"], name="app")
     invoke(data_dir, "ak", "create", "bob", "--domain", "acme")
-    invoke(data_dir, "sessions", "close", "--instance", acme["instance"])
+    invoke(data_dir, "sessions", "close", "--instance", acme["instance"], "--yes")
     sessions(acme["server"], name="fresh")
     instance, project = acme["instance"], acme["project"]
     listings = {
@@ -168,7 +168,7 @@ def test_tables_never_cut_ids_at_80_columns_or_in_a_pipe(data_dir, acme, session
     policy.write_text(json.dumps(LIST_POLICY))
     invoke(data_dir, "policy", "create", "readers", str(policy), "--domain", "acme")
     invoke(data_dir, "policy", "attach", "readers", "--user", "bob", "--project", project, "--domain", "acme")
-    invoke(data_dir, "sessions", "close", "--instance", instance)
+    invoke(data_dir, "sessions", "close", "--instance", instance, "--yes")
     shown = json.loads(invoke(data_dir, "instance", "show", instance, "--json").stdout)
     node_id = shown["nodes"][0]["id"]
     user_id = next(u["id"] for u in json.loads(invoke(data_dir, "user", "list", "--domain", "acme", "--json").stdout))

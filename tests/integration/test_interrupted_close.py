@@ -108,6 +108,16 @@ def test_a_close_killed_mid_way_is_marked_interrupted_by_a_restart(tmp_path, clu
     assert survivor.alive()
 
 
+def _read_until(process: subprocess.Popen[str], text: str) -> str:
+    assert process.stdout is not None
+    seen = ""
+    while text not in seen:
+        char = process.stdout.read(1)
+        assert char, seen
+        seen += char
+    return seen
+
+
 def _request_quietly(url: str, token: str) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the server is killed while this request waits: no answer comes
         httpx.delete(url, headers={"X-Auth-Token": token}, timeout=600)
@@ -126,14 +136,19 @@ def test_a_cli_close_in_flight_is_left_pending_by_a_server_starting_meanwhile(tm
     env = {**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir), **SLOW_NODES}
     closing = None
     try:
+        closing = subprocess.Popen(
+            [sys.executable, "-m", "sessionplane", "sessions", "close", "--instance", instance],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        _read_until(closing, "Close 1 session?")  # the preview has read the node; the close has not begun
         with stopped(node):
-            closing = subprocess.Popen(
-                [sys.executable, "-m", "sessionplane", "sessions", "close", "--instance", instance],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+            assert closing.stdin is not None
+            closing.stdin.write("y\n")
+            closing.stdin.flush()
             wait_for(lambda: [r["outcome"] for r in records(data_dir)] == ["pending"], "the CLI's pending record")
             with ServeProcess(data_dir, tmp_path / "serve.log"):
                 assert [r["outcome"] for r in records(data_dir)] == ["pending"]

@@ -66,7 +66,7 @@ def test_a_cli_close_waits_for_the_reconnect_count(tmp_path, cluster, sessions):
     sessions(server, name="loner")
     env = {**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir), "COLUMNS": "250", **WINDOW}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sessionplane", "sessions", "close", "--instance", instance],
+        [sys.executable, "-m", "sessionplane", "sessions", "close", "--instance", instance, "--yes"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
