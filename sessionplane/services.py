@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,6 +16,8 @@ from sessionplane.db import Database
 from sessionplane.health.probe import HealthProbe
 from sessionplane.health.registry import HealthRegistry
 from sessionplane.health.store import NodeStatusStore
+from sessionplane.history.assignment import EveryNode, NodeAssignment
+from sessionplane.history.leases import LeasedNodes
 from sessionplane.history.maintenance import maintain
 from sessionplane.history.sampler import Sampler
 from sessionplane.history.service import HistoryService
@@ -64,6 +67,7 @@ class Services:
     health: HealthRegistry
     probe: HealthProbe
     reconnects: ReconnectTracker
+    assignment: NodeAssignment
     rule_store: RuleStore
     rules: RuleService
     scheduler: RuleScheduler
@@ -85,11 +89,13 @@ class Services:
         rule_store = RuleStore(db)
         rules = RuleService(store=rule_store, inventory=inventory, sessions=sessions, audit=audit, settings=settings)
         history_store = HistoryStore(db)
+        assignment = _assignment(db, settings)
         sampler = Sampler(
             inventory=inventory,
             sessions=sessions,
             store=history_store,
             settings=settings,
+            assignment=assignment,
             observe_round=metrics.observe_sampler_round,
         )
         health = HealthRegistry(failures_before_abnormal=settings.probe_failures_before_abnormal)
@@ -137,6 +143,7 @@ class Services:
                 inventory=inventory, nodes=nodes, statuses=NodeStatusStore(db), registry=health, settings=settings
             ),
             reconnects=reconnects,
+            assignment=assignment,
             rule_store=rule_store,
             rules=rules,
             scheduler=RuleScheduler(
@@ -175,10 +182,21 @@ class Services:
         await maintain(self.history_store, settings=self.settings, now=utcnow())
 
     async def close(self) -> None:
+        sampled = any(loop.name == "sampler" for loop in self.background)
         for loop in self.background:
             await loop.stop()
         self.background.clear()
+        if sampled and isinstance(self.assignment, LeasedNodes):
+            with contextlib.suppress(Exception):  # unreleased, the leases lapse within one interval anyway
+                await self.assignment.release_all()  # the other replicas take the nodes at their next round
         await self.reconnects.close()
         await self.nodes.close()
         self.passwords.close()
         await self.db.dispose()
+
+
+def _assignment(db: Database, settings: Settings) -> NodeAssignment:
+    """PostgreSQL may serve many replicas: they divide the nodes through leases. SQLite serves one: every node."""
+    if db.engine.dialect.name == "sqlite":
+        return EveryNode()
+    return LeasedNodes(db, interval_seconds=settings.sample_interval_seconds or 1.0)
