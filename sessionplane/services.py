@@ -27,6 +27,7 @@ from sessionplane.iam.store import IamStore
 from sessionplane.inventory.discovery import Discovery
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
+from sessionplane.limits.service import Limits, RateLimiter
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.discovery import TopologyReader
 from sessionplane.ops.metrics import FleetCollector, Metrics
@@ -68,6 +69,7 @@ class Services:
     probe: HealthProbe
     reconnects: ReconnectTracker
     assignment: NodeAssignment
+    rate_limits: RateLimiter
     rule_store: RuleStore
     rules: RuleService
     scheduler: RuleScheduler
@@ -144,6 +146,14 @@ class Services:
             ),
             reconnects=reconnects,
             assignment=assignment,
+            rate_limits=RateLimiter(
+                db,
+                Limits(
+                    per_caller=settings.rate_limit_per_caller,
+                    per_project=settings.rate_limit_per_project,
+                    window_seconds=settings.rate_limit_window_seconds,
+                ),
+            ),
             rule_store=rule_store,
             rules=rules,
             scheduler=RuleScheduler(
@@ -170,6 +180,8 @@ class Services:
         loops.append(Periodic("audit-recovery", sweep, lambda: recovery.mark_old_enough(self.audit_store, s)))
         if s.rule_tick_seconds:
             loops.append(Periodic("close-rules", s.rule_tick_seconds, self.scheduler.tick))
+        if self.rate_limits.limits.on:
+            loops.append(Periodic("rate-limit-prune", s.rate_limit_window_seconds, self.rate_limits.prune))
         if s.discovery_refresh_interval_seconds:
             loops.append(
                 Periodic("discovery-refresh", s.discovery_refresh_interval_seconds, self.discovery.refresh_all)

@@ -1,4 +1,4 @@
-"""replicas: node leases of the sampler and the heartbeats of the replicas sharing them
+"""replicas: node leases of the sampler, the heartbeats of the replicas sharing them, rate-limit counters
 
 Revision ID: 0006
 Revises: 0005
@@ -31,9 +31,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sampler_replicas", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sampler_replicas_expires_at"), ["expires_at"], unique=False)
+    op.create_table(
+        "rate_counters",
+        sa.Column("subject", sa.String(length=160), nullable=False),
+        sa.Column("window", sa.BigInteger(), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("subject", "window"),
+    )
+    with op.batch_alter_table("rate_counters", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rate_counters_window"), ["window"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rate_counters", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rate_counters_window"))
+    op.drop_table("rate_counters")
     with op.batch_alter_table("sampler_replicas", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sampler_replicas_expires_at"))
     op.drop_table("sampler_replicas")
