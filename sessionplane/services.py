@@ -202,6 +202,7 @@ class Services:
             with contextlib.suppress(Exception):  # unreleased, the leases lapse within one interval anyway
                 await self.assignment.release_all()  # the other replicas take the nodes at their next round
         await self.reconnects.close()
+        await self.rate_limits.close()
         await self.nodes.close()
         self.passwords.close()
         await self.db.dispose()
