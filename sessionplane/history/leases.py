@@ -26,6 +26,8 @@ within an interval. Both tables are untracked by the store revision (they churn 
 from __future__ import annotations
 
 import math
+import os
+import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,7 +65,7 @@ class LeasedNodes:
     ) -> None:
         self._db = db
         self._duration = timedelta(seconds=interval_seconds)
-        self.owner = owner or uuid.uuid4().hex  # this replica, as its leases name it
+        self.owner = owner or replica_name()  # this replica, as its leases name it
         self._clock = clock
 
     async def claim(self, targets: Sequence[Target]) -> Sequence[Target]:
@@ -169,6 +171,11 @@ class LeasedNodes:
         taken_over = {"owner": statement.excluded.owner, "expires_at": statement.excluded.expires_at}
         where = table.c.expires_at <= _at(now) if only_expired else None
         return statement.on_conflict_do_update(index_elements=[index], set_=taken_over, where=where)
+
+
+def replica_name() -> str:
+    """``host:pid:random``: an operator reading ``node_leases`` sees which process samples a node."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _share(nodes: int, replicas: int) -> int:
