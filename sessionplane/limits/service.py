@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -36,6 +36,20 @@ from sessionplane.errors import Throttled
 from sessionplane.limits.tables import RateCounterRow
 
 _table: Table = RateCounterRow.__table__  # type: ignore[assignment]
+
+# Bump one or two counters of one window, creating them at 1; their counts after. SQL text, the same on
+# PostgreSQL and SQLite: SQLAlchemy does not cache the compiled form of an ON CONFLICT insert, and
+# compiling it anew on every request took longer than the round trip to the database.
+_UPSERT = {
+    1: text(
+        'INSERT INTO rate_counters (subject, "window", hits) VALUES (:subject_0, :window, 1) '
+        'ON CONFLICT (subject, "window") DO UPDATE SET hits = rate_counters.hits + 1 RETURNING subject, hits'
+    ),
+    2: text(
+        'INSERT INTO rate_counters (subject, "window", hits) VALUES (:subject_0, :window, 1), (:subject_1, :window, 1) '
+        'ON CONFLICT (subject, "window") DO UPDATE SET hits = rate_counters.hits + 1 RETURNING subject, hits'
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +77,12 @@ class RateLimiter:
             if self._dialect is sqlite:
                 self._engine = self._db.engine  # one process, one file: the store's own engine
             else:
+                # One round trip per request: autocommit (no BEGIN, no COMMIT), no pre-ping (a connection the
+                # server dropped fails one request and is thrown away), no wait for the WAL's fsync.
                 no_fsync_wait = {"server_settings": {"synchronous_commit": "off"}}
-                self._engine = create_async_engine(self._db.url, pool_pre_ping=True, connect_args=no_fsync_wait)
+                self._engine = create_async_engine(
+                    self._db.url, isolation_level="AUTOCOMMIT", connect_args=no_fsync_wait
+                )
         return self._engine
 
     async def close(self) -> None:
@@ -79,13 +97,9 @@ class RateLimiter:
         now = self._clock()
         window = int(now // self.limits.window_seconds)
         wanted = _subjects(principal, self.limits)
-        rows = [{"subject": subject, "window": window, "hits": 1} for subject in wanted]
-        upsert = self._dialect.insert(_table).values(rows)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[_table.c.subject, _table.c.window], set_={"hits": _table.c.hits + 1}
-        ).returning(_table.c.subject, _table.c.hits)
+        parameters = {f"subject_{n}": subject for n, subject in enumerate(wanted)} | {"window": window}
         async with self.engine.begin() as connection:  # Core, not the ORM: this runs on every request
-            counts = {subject: hits for subject, hits in await connection.execute(upsert)}
+            counts = {subject: hits for subject, hits in await connection.execute(_UPSERT[len(wanted)], parameters)}
         over = [(subject, limit) for subject, limit in wanted.items() if counts.get(subject, 0) > limit]
         if over:
             subject, limit = over[0]
