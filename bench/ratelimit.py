@@ -2,11 +2,13 @@
 
     python -m bench.ratelimit            (needs the PostgreSQL server of the tests, 127.0.0.1:5432)
 
-Two figures, medians:
-- the limiter alone (``RateLimiter.check``: one upsert of two counters), in this process;
+Three figures:
+- the limiter alone (``RateLimiter.check``: one upsert of two counters), in this process, median;
 - a whole request (``GET /v3/{project}/instances``, token auth, keep-alive, one client at a time)
   served by ``sessionplane serve`` with limits off, then on (limits high enough never to refuse),
-  alternated so that drift on a shared machine falls on both.
+  alternated so that drift on a shared machine falls on both: the median latency, and the serve
+  process's CPU time per request (user + system, from /proc), which a loaded machine disturbs less
+  than latency (every hop between processes waits for a core there).
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ async def _limiter_alone(url: str, project_id: str) -> float:
     return statistics.median(times) * 1e6
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 async def _requests(port: int, project_id: str, token: str) -> list[float]:
     client = await Http.open("127.0.0.1", port)
     times = []
@@ -96,12 +103,15 @@ def main() -> None:
     with postgres_database() as url:
         project_id = asyncio.run(_seed(Settings(data_dir=data_dir, database_url=url)))
         samples: dict[bool, list[float]] = {False: [], True: []}
+        cpu: dict[bool, float] = {False: 0.0, True: 0.0}
         for limits_on in (False, True, False, True):
             process, port = _serve(data_dir, url, limits_on)
             try:
                 token = asyncio.run(_login(f"http://127.0.0.1:{port}", project_id))
                 asyncio.run(_requests(port, project_id, token))  # warm-up
+                before = _cpu_seconds(process.pid)
                 samples[limits_on] += asyncio.run(_requests(port, project_id, token))
+                cpu[limits_on] += _cpu_seconds(process.pid) - before
             finally:
                 process.terminate()
                 process.wait(20)
@@ -109,6 +119,11 @@ def main() -> None:
     off, on = (statistics.median(samples[flag]) * 1e6 for flag in (False, True))
     print(f"rate limits, PostgreSQL, {REQUESTS * 2} requests each way, median per request:")
     print(f"  GET /v3/{{project}}/instances  limits off {off:7.0f} us   on {on:7.0f} us   cost {on - off:+6.0f} us")
+    cpu_off, cpu_on = (cpu[flag] / len(samples[flag]) * 1e6 for flag in (False, True))
+    print(
+        f"  serve CPU per request         limits off {cpu_off:7.0f} us   on {cpu_on:7.0f} us"
+        f"   cost {cpu_on - cpu_off:+6.0f} us"
+    )
     print(f"  RateLimiter.check alone (one upsert, two counters): {alone:.0f} us")
 
 
