@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -39,22 +42,39 @@ def wait_for(condition, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def sampled_by(url: str) -> dict[int, int]:
+    """worker pid -> how many nodes it holds a live sampler lease on (owners are ``host:pid:random``)."""
+
+    async def read() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+        try:
+            return await connection.fetch("SELECT owner FROM node_leases WHERE expires_at > now()")
+        finally:
+            await connection.close()
+
+    return dict(Counter(int(row["owner"].split(":")[1]) for row in asyncio.run(read())))
+
+
 def instances(url: str, project: str, token: str) -> httpx.Response:
     # A new connection each time: the kernel hands it to whichever worker accepts first.
     return httpx.get(f"{url}/v3/{project}/instances", headers={"X-Auth-Token": token}, timeout=30)
 
 
 @pytest.mark.postgres
-def test_workers_serve_one_store_and_a_killed_worker_is_replaced(tmp_path):
+def test_workers_serve_one_store_and_a_killed_worker_is_replaced(tmp_path, cluster):
     data_dir = tmp_path / "data"
+    nodes = [arg for _ in range(4) for arg in ("--node", f"127.0.0.1:{cluster.start_server().port}")]
     with postgres_database() as url:
-        env = {"SESSIONPLANE_DATABASE_URL": url, "SESSIONPLANE_SAMPLE_INTERVAL_SECONDS": "0"}
+        env = {"SESSIONPLANE_DATABASE_URL": url, "SESSIONPLANE_SAMPLE_INTERVAL_SECONDS": "1"}
         invoke(
             data_dir, "user", "add", "root", "--domain", "acme", "--admin", "--password-stdin", stdin=PASSWORD, env=env
         )
         project = invoke(data_dir, "project", "add", "p1", "--domain", "acme", env=env).stdout.strip()
+        invoke(data_dir, "instance", "add", "cache", "--project", project, *nodes, env=env)
         with ServeProcess(data_dir, tmp_path / "serve.log", args=("--workers", "2"), **env) as serve:
             first = wait_for(lambda: len(pids := worker_pids(serve)) == 2 and pids, "two workers")
+            # Each worker is a replica: the two divide the nodes to sample, two each.
+            wait_for(lambda: sampled_by(url) == {pid: 2 for pid in first}, "each worker to sample two nodes")
             token = sign_in(serve.url, domain="acme", name="root", password=PASSWORD, project_id=project)
             assert all(instances(serve.url, project, token).status_code == 200 for _ in range(10))
 
@@ -63,6 +83,7 @@ def test_workers_serve_one_store_and_a_killed_worker_is_replaced(tmp_path):
                 lambda: len(pids := worker_pids(serve)) == 2 and first[0] not in pids and pids, "a replacement"
             )
             assert first[1] in replaced
+            wait_for(lambda: sampled_by(url) == {pid: 2 for pid in replaced}, "the replacement to take its share")
             assert all(instances(serve.url, project, token).status_code == 200 for _ in range(10))
 
             # A password changed in the store: the old token is refused by every worker at once.
