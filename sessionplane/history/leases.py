@@ -7,11 +7,14 @@ Each sampler round a replica, in one transaction:
 2. renews the leases it still holds (``owner = me``, whether or not they lapsed meanwhile: nobody
    took them). While a live replica holds fewer than ``nodes // live`` (one joined), those above
    that give the rest back (expired at once), for the short one to claim;
-3. claims free nodes (no lease, or an expired one) up to its share, each with one conditional
-   upsert: of two replicas claiming a node at once, exactly one gets it. A node left free for a
-   whole interval is claimed whatever the share (a safety net should the count of live replicas
-   be wrong);
+3. claims free nodes (no lease, or an expired one) up to its share, with one conditional upsert.
+   A node left free for a whole interval is claimed whatever the share (a safety net should the
+   count of live replicas be wrong);
 4. samples what it holds.
+
+Rounds of different replicas never overlap (a PostgreSQL advisory lock held by the transaction):
+two rounds locking lease rows in different orders would deadlock, and a round takes milliseconds
+once per interval. The upserts stay conditional all the same.
 
 Leases and heartbeats last one interval from the round that renewed them. A replica that dies
 stops renewing: its leases lapse at most one interval after its last round, and the first round of
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, literal, select, update
+from sqlalchemy import Table, delete, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +49,7 @@ from sessionplane.schema import UTCDateTime, utcnow
 _leases: Table = NodeLeaseRow.__table__  # type: ignore[assignment]
 _replicas: Table = SamplerReplicaRow.__table__  # type: ignore[assignment]
 _FORGET_REPLICAS_AFTER = timedelta(hours=1)  # a dead replica's heartbeat row is pruned this long after
+_ROUND_LOCK = 0x5E55_1012  # a PostgreSQL advisory lock key of our own (db.py's migration lock is 0x5E551011)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class LeasedNodes:
         now = self._clock()
         node_ids = sorted({t.node.id for t in targets})
         async with self._db.transaction() as s:
+            if self._db.engine.dialect.name == "postgresql":  # one round at a time, across replicas
+                await s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ROUND_LOCK})
             await s.execute(self._upsert(_replicas, [{"owner": self.owner}], now, index=_replicas.c.owner))
             live = await self._live_replicas(s, now)
             leases = await self._leases(s)
@@ -147,7 +153,7 @@ class LeasedNodes:
         # Replicas try free nodes in different orders, so that two claiming at once rarely collide.
         free.sort(key=lambda n: uuid.uuid5(uuid.NAMESPACE_OID, self.owner + n))
         abandoned = [n for n in free[room:] if n in leases and leases[n].expires_at <= now - self._duration]
-        wanted = free[:room] + abandoned
+        wanted = sorted(free[:room] + abandoned)
         if not wanted:
             return set()
         rows = [{"node_id": n, "owner": self.owner} for n in wanted]
