@@ -12,10 +12,7 @@ caller send up to twice the limit across a window boundary; a sliding window wou
 previous window's count as well (a second row per subject to read), for a burst bound that matters
 little at per-minute limits. Old windows are pruned by a background loop.
 
-On PostgreSQL the counters are written over connections of their own with ``synchronous_commit``
-off: a commit then returns without waiting for the WAL to reach the disk (an fsync, milliseconds
-on a loaded machine), and a crash of the database may forget the last fraction of a second of
-counts, which a rate limit can afford. Nothing else is written over these connections.
+How the counters are written (an asyncpg pool of the limiter's own on PostgreSQL): ``counters.py``.
 """
 
 from __future__ import annotations
@@ -24,32 +21,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Table, delete, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sessionplane.auth.principal import Principal
 from sessionplane.db import Database
 from sessionplane.errors import Throttled
-from sessionplane.limits.tables import RateCounterRow
-
-_table: Table = RateCounterRow.__table__  # type: ignore[assignment]
-
-# Bump one or two counters of one window, creating them at 1; their counts after. SQL text, the same on
-# PostgreSQL and SQLite: SQLAlchemy does not cache the compiled form of an ON CONFLICT insert, and
-# compiling it anew on every request took longer than the round trip to the database.
-_UPSERT = {
-    1: text(
-        'INSERT INTO rate_counters (subject, "window", hits) VALUES (:subject_0, :window, 1) '
-        'ON CONFLICT (subject, "window") DO UPDATE SET hits = rate_counters.hits + 1 RETURNING subject, hits'
-    ),
-    2: text(
-        'INSERT INTO rate_counters (subject, "window", hits) VALUES (:subject_0, :window, 1), (:subject_1, :window, 1) '
-        'ON CONFLICT (subject, "window") DO UPDATE SET hits = rate_counters.hits + 1 RETURNING subject, hits'
-    ),
-}
+from sessionplane.limits.counters import Counters, PostgresCounters, SqlCounters
 
 
 @dataclass(frozen=True)
@@ -68,27 +44,11 @@ class RateLimiter:
         self._db = db
         self.limits = limits
         self._clock = clock
-        self._dialect: Any = sqlite if db.engine.dialect.name == "sqlite" else postgresql
-        self._engine: AsyncEngine | None = None  # made on first use: no pool while the limits are off
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            if self._dialect is sqlite:
-                self._engine = self._db.engine  # one process, one file: the store's own engine
-            else:
-                # One round trip per request: autocommit (no BEGIN, no COMMIT), no pre-ping (a connection the
-                # server dropped fails one request and is thrown away), no wait for the WAL's fsync.
-                no_fsync_wait = {"server_settings": {"synchronous_commit": "off"}}
-                self._engine = create_async_engine(
-                    self._db.url, isolation_level="AUTOCOMMIT", connect_args=no_fsync_wait
-                )
-        return self._engine
+        postgres = db.engine.dialect.name == "postgresql"
+        self._counters: Counters = PostgresCounters(db.url) if postgres else SqlCounters(db.engine)
 
     async def close(self) -> None:
-        if self._engine is not None and self._engine is not self._db.engine:
-            await self._engine.dispose()
-        self._engine = None
+        await self._counters.close()
 
     async def check(self, principal: Principal) -> None:
         """Count this request; ``Throttled`` when the caller or its project is over its limit in this window."""
@@ -97,9 +57,7 @@ class RateLimiter:
         now = self._clock()
         window = int(now // self.limits.window_seconds)
         wanted = _subjects(principal, self.limits)
-        parameters = {f"subject_{n}": subject for n, subject in enumerate(wanted)} | {"window": window}
-        async with self.engine.begin() as connection:  # Core, not the ORM: this runs on every request
-            counts = {subject: hits for subject, hits in await connection.execute(_UPSERT[len(wanted)], parameters)}
+        counts = await self._counters.bump(list(wanted), window)
         over = [(subject, limit) for subject, limit in wanted.items() if counts.get(subject, 0) > limit]
         if over:
             subject, limit = over[0]
@@ -113,10 +71,7 @@ class RateLimiter:
 
     async def prune(self) -> int:
         """Drop the counters of finished windows (the background loop's work)."""
-        current = int(self._clock() // self.limits.window_seconds)
-        async with self.engine.begin() as connection:
-            result = await connection.execute(delete(_table).where(_table.c.window < current))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await self._counters.prune(int(self._clock() // self.limits.window_seconds))
 
 
 def _subjects(principal: Principal, limits: Limits) -> dict[str, int]:
