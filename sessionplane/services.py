@@ -12,7 +12,7 @@ from sessionplane.audit.trail import AuditTrail
 from sessionplane.auth.authenticate import Authenticator
 from sessionplane.auth.lockout import LockoutRule, Lockouts
 from sessionplane.auth.passwords import Passwords
-from sessionplane.db import Database
+from sessionplane.db import HISTORY_MAINTENANCE_LOCK, Database
 from sessionplane.health.probe import HealthProbe
 from sessionplane.health.registry import HealthRegistry
 from sessionplane.health.store import NodeStatusStore
@@ -191,7 +191,10 @@ class Services:
         self.background += loops
 
     async def _maintain_history(self) -> None:
-        await maintain(self.history_store, settings=self.settings, now=utcnow())
+        # One replica at a time: two rewriting the same roll-up buckets at once would clash on their keys.
+        async with self.db.exclusively(HISTORY_MAINTENANCE_LOCK) as ours:
+            if ours:
+                await maintain(self.history_store, settings=self.settings, now=utcnow())
 
     async def close(self) -> None:
         sampled = any(loop.name == "sampler" for loop in self.background)

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from sessionplane.db import Database
+from sessionplane.db import HISTORY_MAINTENANCE_LOCK, Database
 from sessionplane.history.leases import LeasedNodes
 from sessionplane.ops.fleet import Target
 
@@ -149,5 +149,25 @@ def test_a_clean_shutdown_hands_the_nodes_over_at_once(database_url):
         await a.release_all()
         clock.advance(1)
         assert len(await b.claim(fleet)) == 4
+
+    run_with(database_url, work)
+
+
+def test_store_wide_work_is_done_by_one_replica_at_a_time(database_url):
+    async def work(db: Database) -> None:
+        other = Database(db.url)
+        try:
+            # PostgreSQL: the other replica skips; SQLite serves one process, which always may.
+            async with (
+                db.exclusively(HISTORY_MAINTENANCE_LOCK) as first,
+                other.exclusively(HISTORY_MAINTENANCE_LOCK) as second,
+            ):
+                assert (first, second) == (True, db.engine.dialect.name == "sqlite")
+            async with other.exclusively(HISTORY_MAINTENANCE_LOCK) as after:
+                assert after  # released at the end of the block, the connection back in its pool
+            async with db.exclusively(HISTORY_MAINTENANCE_LOCK) as again:
+                assert again
+        finally:
+            await other.dispose()
 
     run_with(database_url, work)
