@@ -27,6 +27,7 @@ from sessionplane.inventory.records import Instance, Node
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
+from sessionplane.sessions.fanout import bounded
 from sessionplane.sessions.reconnects import Counted, ReconnectTracker, closed_on
 from sessionplane.sessions.selection import KillPlan, Protection, Statistics
 from sessionplane.sessions.selector import Criteria, Selector
@@ -96,6 +97,7 @@ class SessionService:
         self._audit = audit
         self._settings = settings
         self._reconnects = reconnects
+        self._fanout = settings.fanout_concurrency  # nodes of one instance read or closed at once
 
     # -- one node ----------------------------------------------------------------------------
 
@@ -173,7 +175,7 @@ class SessionService:
 
     async def list_instance(self, *, instance: Instance, node_id: str | None) -> list[NodeSessions]:
         targets = target_nodes(instance, node_id)
-        results = await asyncio.gather(*(self._node_sessions(instance, n) for n in targets), return_exceptions=True)
+        results = await bounded((self._node_sessions(instance, n) for n in targets), limit=self._fanout)
         _raise_failures(targets, results, QuerySessionFailed, single=node_id is not None)
         return [r for r in results if isinstance(r, NodeSessions)]
 
@@ -211,8 +213,8 @@ class SessionService:
         self.require_usable(instance, None)
         everything = Selector()
         recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node_id, everything)))
-        results = await asyncio.gather(
-            *(self._close_one(instance, n, everything, recorded) for n in targets), return_exceptions=True
+        results = await bounded(
+            (self._close_one(instance, n, everything, recorded) for n in targets), limit=self._fanout
         )
         event = await recorded  # an audit failure surfaces here; no node was closed then
         outcomes = [r for r in results if isinstance(r, NodeOutcome)]
