@@ -8,6 +8,7 @@ names it. See bench/harness.py for how rounds are run (warm-up, rotation, verifi
     python -m bench node       one-node closes, listings, small calls, throughput, the redis-cli loop
     python -m bench fleet      instance closes on 16 and 64 nodes, fleet search/summary/close on 64 x 500
     python -m bench scale      instance close on 1, 16, 64 and 256 nodes (100 sessions each)
+    python -m bench inventory  100,000 nodes (rows only) vs 100 on PostgreSQL: ListInstances, a node call
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import sys
 import time
 
-from bench import cases_fleet, cases_node
+from bench import cases_fleet, cases_inventory, cases_node
 from bench.harness import ROUNDS, Row, cluster_of, raise_open_file_limit, report, start_deployment
 
 
@@ -55,6 +56,8 @@ def main(groups: set[str]) -> int:
                 + ", ".join(f"{n} nodes {t * 1000:.1f}" for n, t in medians.items())
             )
             print(f"    growth 1 -> 256 nodes: {medians[256] / medians[1]:.2f}x (target <= 2.5x)")
+        if "inventory" in groups:
+            print("\n".join(cases_inventory.run(single_servers[2])))
     finally:
         deployment.stop()
         singles.stop()
@@ -92,7 +95,7 @@ def _node_group(deployment, servers) -> list[Row]:
 
 
 if __name__ == "__main__":
-    wanted = set(sys.argv[1:]) or {"node", "fleet", "scale"}
+    wanted = set(sys.argv[1:]) or {"node", "fleet", "scale", "inventory"}
     started = time.perf_counter()
     code = main(wanted)
     print(f"bench took {time.perf_counter() - started:.0f} s")
