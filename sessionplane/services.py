@@ -26,6 +26,7 @@ from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.discovery import TopologyReader
+from sessionplane.ops.limits import raise_open_file_limit
 from sessionplane.ops.metrics import FleetCollector, Metrics, NodeConnectionsCollector
 from sessionplane.ops.periodic import Periodic
 from sessionplane.ops.readiness import Readiness
@@ -154,6 +155,7 @@ class Services:
         and close-rule scheduler (each off at 0 s), history roll-up and retention, the sweep of interrupted
         closes, discovery refresh (off unless configured), the sweep of idle node pools."""
         s = self.settings
+        raise_open_file_limit()  # node connections are file descriptors: take what the system allows
         loops = []
         if s.probe_interval_seconds:
             loops.append(Periodic("health-probe", s.probe_interval_seconds, self.probe.probe_round))

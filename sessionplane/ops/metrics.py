@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -66,6 +66,7 @@ class Metrics:
         self._rule_runs = Histogram(
             "sessionplane_rule_run_duration_seconds", "Duration of one close-rule run.", registry=r
         )
+        ProcessCollector(registry=r)  # process_open_fds and process_max_fds, beside the node connections gauge
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in HTTP_METHODS else "OTHER"

@@ -112,11 +112,13 @@ def test_idle_pools_are_closed_and_the_file_descriptors_come_back(tmp_path, node
         assert gauge(serve.url, "sessionplane_node_connections") == NODES
         assert sockets_to(pid, ports) == NODES
         assert open_fds(pid) >= baseline + NODES - 2  # give or take the HTTP connections of this test
+        assert gauge(serve.url, "process_open_fds") >= baseline + NODES - 2  # /metrics sees them too
 
         wait_for(lambda: gauge(serve.url, "sessionplane_node_connections") == 0, "idle pools to be closed")
         assert [ours_on(s) for s in nodes] == [0] * NODES
         wait_for(lambda: sockets_to(pid, ports) == 0, "the sockets to be released")
         wait_for(lambda: open_fds(pid) <= baseline + 2, "file descriptors back near the baseline")
+        assert gauge(serve.url, "sessionplane_node_pools") == NODES  # closed, remembered while their IDs matter
 
         # A closed pool is opened again on the next call.
         again = httpx.get(listing, headers=headers, timeout=60)
