@@ -156,7 +156,7 @@ async def uncached(store: Store, services: Services) -> tuple[Contender, Contend
 
     async def lookups() -> None:
         for _ in range(BATCH):
-            found = await inventory._instance_of_node(project_id, store.node_id)  # noqa: SLF001 (the uncached path)
+            found = await inventory._instance_of_node(project_id, store.node_id)  # the uncached path
             assert found is not None
 
     async def pages() -> None:

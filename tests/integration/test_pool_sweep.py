@@ -58,7 +58,7 @@ def test_a_pool_in_use_is_not_swept(tmp_path, cluster):
         try:
             await adapter.client_list(node)
             await asyncio.sleep(IDLE * 1.5)
-            pool = adapter._pool(node)  # noqa: SLF001 (hold a connection as a long call would)
+            pool = adapter._pool(node)  # hold a connection as a long call would
             async with pool.connection():
                 await asyncio.sleep(IDLE * 1.5)
                 assert await adapter.sweep_idle() == 0
