@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from bench.harness import Contender, Deployment, Http, rounds, start_deployment
 from sessionplane import ids
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.tables import InstanceRow, NodeRow
+from sessionplane.ops.fleet import every_node
 from sessionplane.schema import utcnow
 from sessionplane.services import Services
 from sessionplane.settings import Settings
@@ -167,6 +169,19 @@ async def uncached(store: Store, services: Services) -> tuple[Contender, Contend
     return Contender(f"{store.nodes} lookup", lookups), Contender(f"{store.nodes} page", pages)
 
 
+async def sampler_read(nodes: int, services: Services) -> str:
+    """What each sampler round reads from the store before it dials a node: every node of every instance."""
+    await every_node(services.inventory)  # warm
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        targets = await every_node(services.inventory)
+        times.append(time.perf_counter() - started)
+    assert len(targets) == nodes
+    median = statistics.median(times) * 1000
+    return f"sampler's inventory read (every node of every instance), {nodes:,} nodes: {median:.0f} ms (median of 3)"
+
+
 def _per_request(c: Contender) -> str:
     per = [t / BATCH * 1000 for t in c.times]
     return f"{c.median / BATCH * 1000:.2f} ms [{min(per):.2f}-{max(per):.2f}]"
@@ -201,6 +216,8 @@ async def compare(stores: dict[int, Store]) -> list[str]:
         lines.append(f"{case}")
         lines.append(f"    {SIZES[1]:>7,} nodes  {_per_request(large)}")
         lines.append(f"    {SIZES[0]:>7,} nodes  {_per_request(little)}   ratio {ratio:.2f}x (target <= 2x)  {verdict}")
+    for n, services in direct.items():
+        lines.append(await sampler_read(n, services))
     for store in stores.values():
         if store.http:
             store.http.close()
