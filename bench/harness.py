@@ -207,16 +207,17 @@ def start_deployment(
     env = {
         **os.environ,
         "SESSIONPLANE_DATA_DIR": str(data_dir),
-        "SESSIONPLANE_LOG_LEVEL": "WARNING",
+        "SESSIONPLANE_LOG_LEVEL": os.environ.get("BENCH_SERVE_LOG_LEVEL", "WARNING"),
         **({"SESSIONPLANE_DATABASE_URL": database_url} if database_url else {}),
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sessionplane", "serve", "--port", str(port), *extra_args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (data_dir / "serve.log").open("ab") as log:  # kept in the temporary directory, for a failed run
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sessionplane", "serve", "--port", str(port), *extra_args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     _wait_listening("127.0.0.1", port, process)
     token = asyncio.run(_login(f"http://127.0.0.1:{port}", project_id))
     return Deployment(

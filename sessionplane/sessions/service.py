@@ -107,7 +107,8 @@ class SessionService:
         args = await self._list_args(node, selector)
         reply = await self._nodes.client_list(node, args=args)
         listing = ClientList(reply.reply)
-        shielded = self.protection(instance).shielded(listing, reply.own_ids)
+        protection = self.protection(instance)
+        shielded = protection.shielded(listing, reply.own_ids, own_user=selection.own_user(node.username))
         sessions = selection.client_sessions(listing, shielded)
         selected = selector.lines(listing, sessions) if selector else sessions
         return NodeRead(instance, node, listing, shielded, sessions, selected)
@@ -156,6 +157,7 @@ class SessionService:
         return Protection(
             names=frozenset((*s.protected_client_names, *instance.protected_names)),
             users=frozenset((*s.protected_users, *instance.protected_users)),
+            own_name=s.own_client_name,
         )
 
     def require_usable(self, instance: Instance, node: Node | None) -> None:
