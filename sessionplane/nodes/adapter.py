@@ -155,8 +155,9 @@ class NodeAdapter:
                             return await work(pool, connection)
                         except (OSError, EOFError):
                             connection.broken = True
-                            if fresh or attempt == 2:  # a stale pooled connection gets one retry
+                            if fresh or attempt == 2:  # a stale pooled connection gets one retry...
                                 raise
+                            pool.drop_idle()  # ...on a new connection, not on another stale one
         raise AssertionError("unreachable")
 
     def _pool(self, node: Node) -> NodePool:

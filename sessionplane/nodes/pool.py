@@ -143,6 +143,13 @@ class NodePool:
             self._tally.count -= 1
         self._retired[connection.client_id] = _now()
 
+    def drop_idle(self) -> None:
+        """Close the idle connections: one was found dropped by the node, the others likely were too
+        (a restart, a ``CLIENT KILL USER`` of the user we share with clients)."""
+        for connection in self._idle:
+            self._discard(connection)
+        self._idle.clear()
+
     def close(self) -> None:
         """Close every connection (the pool stays usable: the next call opens a new one)."""
         for connection in list(self._open):

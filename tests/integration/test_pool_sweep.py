@@ -1,4 +1,4 @@
-"""The sweep of idle node pools, against a real node, through the adapter the service uses.
+"""Node pools against a real node, through the adapter the service uses: the idle sweep, stale connections.
 
 A swept pool's connections are closed at once, but the node may still list them for a moment: the
 IDs stay in the pool's own IDs, so a listing taken right after the sweep never shows our closed
@@ -64,6 +64,27 @@ def test_a_pool_in_use_is_not_swept(tmp_path, cluster):
                 assert await adapter.sweep_idle() == 0
                 assert adapter.open_connections == 1
             assert await adapter.sweep_idle() == 0  # just released: in use until now
+        finally:
+            await adapter.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_call_after_the_node_dropped_every_pooled_connection_succeeds(tmp_path, cluster):
+    """``CLIENT KILL USER`` of the user sessionplane shares with clients drops all its idle connections:
+    the retry after the first stale one goes to a new connection, not to the next stale one."""
+    server = cluster.start_server()
+    node = node_of(server)
+
+    async def scenario() -> None:
+        adapter = adapter_for(tmp_path)
+        try:
+            await asyncio.gather(*(adapter.client_list(node) for _ in range(4)))
+            assert adapter.open_connections >= 2  # several idle pooled connections
+            with server.client() as client:
+                client.execute_command("CLIENT", "KILL", "TYPE", "normal", "USER", "default", "SKIPME", "yes")
+            listing = await adapter.client_list(node)
+            assert len(listing.own_ids) >= 2
         finally:
             await adapter.close()
 
