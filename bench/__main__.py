@@ -9,6 +9,7 @@ names it. See bench/harness.py for how rounds are run (warm-up, rotation, verifi
     python -m bench fleet      instance closes on 16 and 64 nodes, fleet search/summary/close on 64 x 500
     python -m bench scale      instance close on 1, 16, 64 and 256 nodes (100 sessions each)
     python -m bench inventory  100,000 nodes (rows only) vs 100 on PostgreSQL: ListInstances, a node call
+    python -m bench workers    GET first page throughput, serve --workers 2 vs 1 on PostgreSQL
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncio
 import sys
 import time
 
-from bench import cases_fleet, cases_inventory, cases_node
+from bench import cases_fleet, cases_inventory, cases_node, cases_workers
 from bench.harness import ROUNDS, Row, cluster_of, raise_open_file_limit, report, start_deployment
 
 
@@ -61,6 +62,8 @@ def main(groups: set[str]) -> int:
             )
         if "inventory" in groups:
             print("\n".join(cases_inventory.run(single_servers[2])))
+        if "workers" in groups:
+            print("\n".join(cases_workers.run(single_servers[2])))
     finally:
         deployment.stop()
         singles.stop()
@@ -98,7 +101,7 @@ def _node_group(deployment, servers) -> list[Row]:
 
 
 if __name__ == "__main__":
-    wanted = set(sys.argv[1:]) or {"node", "fleet", "scale", "inventory"}
+    wanted = set(sys.argv[1:]) or {"node", "fleet", "scale", "inventory", "workers"}
     started = time.perf_counter()
     code = main(wanted)
     print(f"bench took {time.perf_counter() - started:.0f} s")
