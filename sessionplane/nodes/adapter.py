@@ -4,8 +4,10 @@ One pool per node (``nodes.pool``), created on first use and replaced when the n
 credentials change. Pools unused for ``node_pool_idle_seconds`` are closed by ``sweep_idle`` (a
 background loop of the serving process), then forgotten once the IDs of their closed connections
 no longer need filtering out of listings: the open connections (file descriptors) follow the nodes
-in use, not every node ever touched. Every operation runs under one deadline (``node_deadline_seconds``): connect,
-handshake, command and replies together, so a frozen node costs a caller that long and no more.
+in use, not every node ever touched.
+
+Every operation runs under one deadline (``node_deadline_seconds``): connect, handshake, command
+and replies together, so a frozen node costs a caller that long and no more.
 A command that fails on a pooled connection because the node dropped it is retried once on a new
 connection, inside the same deadline.
 
