@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -23,6 +23,9 @@ from sessionplane.private_files import SQLITE_SUFFIXES, private_dir, private_fil
 from sessionplane.revision import StoreRevision, TrackedSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock keys of our own (history/leases.py's sampler rounds hold 0x5E551012).
+_MIGRATION_LOCK = 0x5E55_1011
+HISTORY_MAINTENANCE_LOCK = 0x5E55_1013  # the history roll-up and retention (services.py)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -62,14 +65,43 @@ class Database:
         except IntegrityError as exc:
             raise ValueError(duplicate_message) from exc
 
+    @asynccontextmanager
+    async def exclusively(self, key: int) -> AsyncIterator[bool]:
+        """Whether this process may do a piece of store-wide work now (True/False), held for the block.
+
+        On PostgreSQL one replica at a time: a session advisory lock, tried without waiting (another
+        replica doing the work makes it done); SQLite serves one process: always True.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        async with self.engine.connect() as connection:
+            ours = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+            try:
+                yield ours
+            finally:
+                if ours:
+                    try:
+                        await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    except Exception:
+                        await connection.invalidate()  # never back to the pool still holding the lock
+                        raise
+
     async def migrate(self) -> None:
         """Upgrade the schema to the newest Alembic revision (idempotent)."""
         async with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait here and find the schema current.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             await connection.run_sync(_upgrade)
 
     async def dispose(self) -> None:
         await self.revision.close()
         await self.engine.dispose()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
 
 
 def sqlite_file(url: str) -> Path | None:

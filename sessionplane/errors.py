@@ -90,6 +90,10 @@ class Throttled(SessionplaneError):
     code = "APIG.0308"
     default_message = "The throttling threshold has been reached."
 
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds: the edge sends it as Retry-After
+
 
 class TooManySessions(SessionplaneError):
     code = "SP.0001"

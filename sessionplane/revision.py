@@ -42,6 +42,9 @@ UNTRACKED_TABLES = frozenset(
         "session_rollups",
         "close_rules",
         "close_rule_runs",
+        "node_leases",  # renewed by every replica every sampler round: tracked, they would drop every cache
+        "sampler_replicas",
+        "rate_counters",  # one upsert per request when rate limits are on
     }
 )
 

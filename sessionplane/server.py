@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from sessionplane.settings import Settings
 
@@ -111,20 +112,62 @@ def limited_httptools_protocol(*, max_header_bytes: int, max_header_count: int) 
     )
 
 
+def _protocol(settings: Settings) -> type[LimitedHttpToolsProtocol]:
+    return limited_httptools_protocol(
+        max_header_bytes=settings.max_header_bytes, max_header_count=settings.max_header_count
+    )
+
+
+def _options(settings: Settings, host: str | None, port: int | None) -> dict[str, Any]:
+    return {
+        "host": host or settings.host,
+        "port": settings.port if port is None else port,
+        "loop": "uvloop",
+        "ws": "none",  # no WebSocket routes: no upgrade path either
+        "lifespan": "on",
+        "log_config": None,  # the process configures logging once (configure_logging)
+        "access_log": False,  # our middleware writes the access log, without query strings
+        "server_header": False,
+        "workers": 1,  # explicit: uvicorn would otherwise read WEB_CONCURRENCY
+    }
+
+
 def server_config(
     app: ASGIApp, settings: Settings, *, host: str | None = None, port: int | None = None
 ) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host or settings.host,
-        port=settings.port if port is None else port,
-        loop="uvloop",
-        http=limited_httptools_protocol(
-            max_header_bytes=settings.max_header_bytes, max_header_count=settings.max_header_count
-        ),
-        ws="none",  # no WebSocket routes: no upgrade path either
-        lifespan="on",
-        log_config=None,  # the process configures logging once (cli.main.configure_logging)
-        access_log=False,  # our middleware writes the access log, without query strings
-        server_header=False,
-    )
+    return uvicorn.Config(app, http=_protocol(settings), **_options(settings, host, port))
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class WorkerConfig(uvicorn.Config):
+    """The config uvicorn's supervisor hands to each worker process: it carries the settings, not the app.
+
+    Workers are spawned (a fresh interpreter), so the config is pickled: the app (its services hold
+    an engine and a loop) and our protocol class (made by ``type()``, not importable by name) cannot
+    be. Each worker builds both from the settings in ``load``, which uvicorn calls in the worker.
+    """
+
+    def __init__(self, settings: Settings, *, workers: int) -> None:
+        super().__init__(None, **(_options(settings, None, None) | {"workers": workers}))  # type: ignore[arg-type]
+        self.settings = settings
+
+    def load(self) -> None:
+        from sessionplane.app import create_app  # in the worker: the parent never builds the web stack
+
+        configure_logging(self.settings.log_level)
+        self.app = create_app(self.settings)
+        self.http = _protocol(self.settings)
+        super().load()
+
+
+def serve_workers(settings: Settings, *, workers: int) -> None:
+    """N worker processes on one listening socket, each a full replica (services, background loops).
+
+    uvicorn's supervisor binds the socket once, restarts a worker that dies and stops them all on
+    SIGTERM/SIGINT. The workers share the store like any replicas: PostgreSQL only (the caller checks).
+    """
+    config = WorkerConfig(settings, workers=workers)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()

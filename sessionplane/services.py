@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -11,10 +12,12 @@ from sessionplane.audit.trail import AuditTrail
 from sessionplane.auth.authenticate import Authenticator
 from sessionplane.auth.lockout import LockoutRule, Lockouts
 from sessionplane.auth.passwords import Passwords
-from sessionplane.db import Database
+from sessionplane.db import HISTORY_MAINTENANCE_LOCK, Database
 from sessionplane.health.probe import HealthProbe
 from sessionplane.health.registry import HealthRegistry
 from sessionplane.health.store import NodeStatusStore
+from sessionplane.history.assignment import EveryNode, NodeAssignment
+from sessionplane.history.leases import LeasedNodes
 from sessionplane.history.maintenance import maintain
 from sessionplane.history.sampler import Sampler
 from sessionplane.history.service import HistoryService
@@ -24,6 +27,7 @@ from sessionplane.iam.store import IamStore
 from sessionplane.inventory.discovery import Discovery
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import Keyring
+from sessionplane.limits.service import Limits, RateLimiter
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.discovery import TopologyReader
 from sessionplane.ops.limits import raise_open_file_limit
@@ -65,6 +69,8 @@ class Services:
     health: HealthRegistry
     probe: HealthProbe
     reconnects: ReconnectTracker
+    assignment: NodeAssignment
+    rate_limits: RateLimiter
     rule_store: RuleStore
     rules: RuleService
     scheduler: RuleScheduler
@@ -86,11 +92,13 @@ class Services:
         rule_store = RuleStore(db)
         rules = RuleService(store=rule_store, inventory=inventory, sessions=sessions, audit=audit, settings=settings)
         history_store = HistoryStore(db)
+        assignment = _assignment(db, settings)
         sampler = Sampler(
             inventory=inventory,
             sessions=sessions,
             store=history_store,
             settings=settings,
+            assignment=assignment,
             observe_round=metrics.observe_sampler_round,
         )
         health = HealthRegistry(failures_before_abnormal=settings.probe_failures_before_abnormal)
@@ -139,6 +147,15 @@ class Services:
                 inventory=inventory, nodes=nodes, statuses=NodeStatusStore(db), registry=health, settings=settings
             ),
             reconnects=reconnects,
+            assignment=assignment,
+            rate_limits=RateLimiter(
+                db,
+                Limits(
+                    per_caller=settings.rate_limit_per_caller,
+                    per_project=settings.rate_limit_per_project,
+                    window_seconds=settings.rate_limit_window_seconds,
+                ),
+            ),
             rule_store=rule_store,
             rules=rules,
             scheduler=RuleScheduler(
@@ -166,6 +183,8 @@ class Services:
         loops.append(Periodic("audit-recovery", sweep, lambda: recovery.mark_old_enough(self.audit_store, s)))
         if s.rule_tick_seconds:
             loops.append(Periodic("close-rules", s.rule_tick_seconds, self.scheduler.tick))
+        if self.rate_limits.limits.on:
+            loops.append(Periodic("rate-limit-prune", s.rate_limit_window_seconds, self.rate_limits.prune))
         if s.discovery_refresh_interval_seconds:
             loops.append(
                 Periodic("discovery-refresh", s.discovery_refresh_interval_seconds, self.discovery.refresh_all)
@@ -178,13 +197,28 @@ class Services:
         self.background += loops
 
     async def _maintain_history(self) -> None:
-        await maintain(self.history_store, settings=self.settings, now=utcnow())
+        # One replica at a time: two rewriting the same roll-up buckets at once would clash on their keys.
+        async with self.db.exclusively(HISTORY_MAINTENANCE_LOCK) as ours:
+            if ours:
+                await maintain(self.history_store, settings=self.settings, now=utcnow())
 
     async def close(self) -> None:
+        sampled = any(loop.name == "sampler" for loop in self.background)
         for loop in self.background:
             await loop.stop()
         self.background.clear()
+        if sampled and isinstance(self.assignment, LeasedNodes):
+            with contextlib.suppress(Exception):  # unreleased, the leases lapse within one interval anyway
+                await self.assignment.release_all()  # the other replicas take the nodes at their next round
         await self.reconnects.close()
+        await self.rate_limits.close()
         await self.nodes.close()
         self.passwords.close()
         await self.db.dispose()
+
+
+def _assignment(db: Database, settings: Settings) -> NodeAssignment:
+    """PostgreSQL may serve many replicas: they divide the nodes through leases. SQLite serves one: every node."""
+    if db.engine.dialect.name == "sqlite":
+        return EveryNode()
+    return LeasedNodes(db, interval_seconds=settings.sample_interval_seconds or 1.0)

@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     )
     rule_run_retention_days: float = Field(30.0, gt=0, description="Close-rule runs older than this are pruned.")
 
+    # Rate limits (APIG.0308), counted in the store across replicas; each is off while unset.
+    rate_limit_per_caller: int | None = Field(
+        None, ge=1, description="Requests per window per access key (AK/SK) or user (token); unset: no limit."
+    )
+    rate_limit_per_project: int | None = Field(
+        None, ge=1, description="Requests per window per project; unset: no limit."
+    )
+    rate_limit_window_seconds: int = Field(60, ge=1, le=86400, description="The rate limits' fixed window.")
+
     log_level: str = "INFO"
 
     @classmethod

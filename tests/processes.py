@@ -39,9 +39,12 @@ def cli(
     return result
 
 
-def invoke(data_dir: Path, *args: str, stdin: str | None = None, code: int | None = 0) -> Result:
+def invoke(
+    data_dir: Path, *args: str, stdin: str | None = None, code: int | None = 0, env: dict[str, str] | None = None
+) -> Result:
     """The same command in this process (typer's CliRunner): quicker where another process proves nothing."""
-    result = CliRunner().invoke(app, list(args), input=stdin, env={"SESSIONPLANE_DATA_DIR": str(data_dir)})
+    environment = {"SESSIONPLANE_DATA_DIR": str(data_dir), **(env or {})}
+    result = CliRunner().invoke(app, list(args), input=stdin, env=environment)
     assert code is None or result.exit_code == code, f"exit {result.exit_code}\n{result.output}{result.exception!r}"
     return result
 
@@ -49,8 +52,9 @@ def invoke(data_dir: Path, *args: str, stdin: str | None = None, code: int | Non
 class ServeProcess:
     """``sessionplane serve`` in its own process, ready when it answers HTTP."""
 
-    def __init__(self, data_dir: Path, log: Path, *, umask: int = -1, **env: str) -> None:
+    def __init__(self, data_dir: Path, log: Path, *, umask: int = -1, args: tuple[str, ...] = (), **env: str) -> None:
         self.data_dir = data_dir
+        self._args = args  # more ``serve`` options (``--workers 2``)
         self._umask = umask
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -61,7 +65,7 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "sessionplane", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "sessionplane", "serve", "--port", str(self.port), *self._args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self._env,

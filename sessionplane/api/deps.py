@@ -56,7 +56,10 @@ async def request_view(request: Request) -> RequestView:
 
 
 async def _authenticated(request: Request) -> RequestMeta:
-    principal = await _services(request).authenticator.authenticate(await request_view(request))
+    """Authenticate (401), then count the request against the rate limits (429, counted for known callers only)."""
+    svc = _services(request)
+    principal = await svc.authenticator.authenticate(await request_view(request))
+    await svc.rate_limits.check(principal)
     return RequestMeta(request_id=request.state.request_id, principal=principal)
 
 

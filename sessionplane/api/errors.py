@@ -48,7 +48,8 @@ def envelope(request: Request, error: e.SessionplaneError) -> JSONResponse:
     body = {"error_code": error.code, "error_msg": error.message}
     if isinstance(error, _GATEWAY_ERRORS):
         body["request_id"] = request_id_of(request)
-    return JSONResponse(body, status_code=STATUS.get(type(error), 500))
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, e.Throttled) else None
+    return JSONResponse(body, status_code=STATUS.get(type(error), 500), headers=headers)
 
 
 def _describe(error: dict) -> str:

@@ -98,7 +98,7 @@ class ErrorEnvelope(BaseModel):
 
 # The error answers every tenant route documents in OpenAPI.
 ERROR_RESPONSES: dict[int | str, dict] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 408, 413, 500)
+    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 408, 413, 429, 500)
 }
 
 

@@ -11,8 +11,10 @@ import uvicorn
 
 from sessionplane.cli import audit, discovery, identity, inventory, policies, rules, sessions
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
+from sessionplane.db import is_sqlite
 from sessionplane.keyring import Keyring
 from sessionplane.services import Services
+from sessionplane.settings import Settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.add_typer(inventory.projects, name="project")
@@ -53,6 +55,9 @@ def configure_logging(level: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (env SESSIONPLANE_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (env SESSIONPLANE_PORT)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=256, help="Worker processes on this machine (above 1: PostgreSQL only)")
+    ] = 1,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -62,6 +67,9 @@ def serve(
 
     settings = load_settings(data_dir, database_url, host=host, port=port)
     configure_logging(settings.log_level)
+    if workers > 1:
+        _serve_workers(settings, workers)
+        return
     try:
         application = create_app(settings)
     except (OSError, ValueError) as exc:  # the data directory or the keyring cannot be used as they are
@@ -71,6 +79,25 @@ def serve(
     server.run()
     if not server.started:
         raise typer.Exit(3)  # as uvicorn.run does when the server cannot start
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    from sessionplane.server import serve_workers
+
+    if is_sqlite(settings.resolved_database_url):
+        err_console.print(
+            f"error: --workers {workers} needs a PostgreSQL store (--database-url); SQLite serves one process",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2)
+
+    async def ready(_services: Services) -> None:
+        """Nothing: building and starting the services once creates the keyring and migrates the store."""
+
+    # Before any worker starts: every worker then signs tokens with the same key, and none migrates.
+    run(settings, ready)
+    serve_workers(settings, workers=workers)
 
 
 @keys.command("rotate")

@@ -1,9 +1,8 @@
-"""Which nodes this replica samples: the seam where replicas will divide the fleet through leases.
+"""Which nodes this replica samples: the seam where replicas divide the fleet.
 
-Today one process serves (SQLite serves one process), so it samples every node. A later
-``LeasedNodes`` will claim nodes through leases in the store (extensions section 6: each node
-sampled by exactly one live replica, taken over within two intervals when one dies) and plug in
-here without the sampler changing.
+On SQLite one process serves, so it samples every node (``EveryNode``). On PostgreSQL replicas
+claim nodes through leases in the store (``history.leases.LeasedNodes``, extensions section 6:
+each node sampled by exactly one live replica, taken over within two intervals when one dies).
 """
 
 from __future__ import annotations

@@ -46,3 +46,20 @@ class SessionRollupRow(Base):
     active_sum: Mapped[int] = mapped_column(BigInteger)
     idle_over_sum: Mapped[int] = mapped_column(BigInteger)
     groups_sum: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class NodeLeaseRow(Base):
+    """Which replica samples a node: renewed each round by its owner, free once ``expires_at`` has passed."""
+
+    __tablename__ = "node_leases"
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SamplerReplicaRow(Base):
+    """A live sampling replica (its heartbeat, renewed each round): how many share the nodes."""
+
+    __tablename__ = "sampler_replicas"
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

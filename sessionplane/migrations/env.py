@@ -7,6 +7,7 @@ import sessionplane.auth.tables
 import sessionplane.history.tables
 import sessionplane.iam.tables
 import sessionplane.inventory.tables
+import sessionplane.limits.tables
 import sessionplane.revision
 import sessionplane.rules.tables  # noqa: F401  (each module registers its tables on Base.metadata)
 from sessionplane.schema import Base
