@@ -8,6 +8,8 @@ names it. See bench/harness.py for how rounds are run (warm-up, rotation, verifi
     python -m bench node       one-node closes, listings, small calls, throughput, the redis-cli loop
     python -m bench fleet      instance closes on 16 and 64 nodes, fleet search/summary/close on 64 x 500
     python -m bench scale      instance close on 1, 16, 64 and 256 nodes (100 sessions each)
+    python -m bench inventory  100,000 nodes (rows only) vs 100 on PostgreSQL: ListInstances, a node call
+    python -m bench workers    GET first page throughput, serve --workers 2 vs 1 on PostgreSQL
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import sys
 import time
 
-from bench import cases_fleet, cases_node
+from bench import cases_fleet, cases_inventory, cases_node, cases_workers
 from bench.harness import ROUNDS, Row, cluster_of, raise_open_file_limit, report, start_deployment
 
 
@@ -50,11 +52,18 @@ def main(groups: set[str]) -> int:
         if "scale" in groups:
             fleets_by_size = {n: cases_fleet.Fleet(deployment, f"s{n}", fleet_servers[:n]) for n in (1, 16, 64, 256)}
             medians = asyncio.run(cases_fleet.scale(fleets_by_size))
+            print("instance close, 100 sessions per node: median ms, sessionplane / raw concurrent KILL USER (ratio)")
+            for n, (api, raw) in medians.items():
+                print(f"    {n:>3} nodes  {api * 1000:7.1f} / {raw * 1000:7.1f}  ({api / raw:.2f}x)")
+            (api_1, raw_1), (api_256, raw_256) = medians[1], medians[256]
             print(
-                "instance close, 100 sessions per node (median ms): "
-                + ", ".join(f"{n} nodes {t * 1000:.1f}" for n, t in medians.items())
+                f"    growth 1 -> 256 nodes: sessionplane {api_256 / api_1:.2f}x (target <= 2.5x), "
+                f"raw floor {raw_256 / raw_1:.2f}x on the same machine"
             )
-            print(f"    growth 1 -> 256 nodes: {medians[256] / medians[1]:.2f}x (target <= 2.5x)")
+        if "inventory" in groups:
+            print("\n".join(cases_inventory.run(single_servers[2])))
+        if "workers" in groups:
+            print("\n".join(cases_workers.run(single_servers[2])))
     finally:
         deployment.stop()
         singles.stop()
@@ -92,7 +101,7 @@ def _node_group(deployment, servers) -> list[Row]:
 
 
 if __name__ == "__main__":
-    wanted = set(sys.argv[1:]) or {"node", "fleet", "scale"}
+    wanted = set(sys.argv[1:]) or {"node", "fleet", "scale", "inventory", "workers"}
     started = time.perf_counter()
     code = main(wanted)
     print(f"bench took {time.perf_counter() - started:.0f} s")

@@ -158,7 +158,10 @@ class Deployment:
             self.process.kill()
 
 
-async def _seed(settings: Settings, groups: Groups) -> tuple[str, dict, Any]:
+Seeder = Callable[[Services, str], Awaitable[object]]  # more rows for the store: (services, project id)
+
+
+async def _seed(settings: Settings, groups: Groups, more: Seeder | None = None) -> tuple[str, dict, Any]:
     services = Services.build(settings)
     await services.start()
     try:
@@ -181,23 +184,40 @@ async def _seed(settings: Settings, groups: Groups) -> tuple[str, dict, Any]:
                 services.inventory, project_id=project.id, name=name, nodes=specs, protected_names=[RAW_NAME]
             )
         key = await services.iam.create_access_key(user_id=user.id)
+        if more is not None:
+            await more(services, project.id)
         return project.id, instances, key
     finally:
         await services.close()
 
 
-def start_deployment(groups: Groups, *, extra_args: Sequence[str] = ()) -> Deployment:
+def start_deployment(
+    groups: Groups,
+    *,
+    extra_args: Sequence[str] = (),
+    database_url: str | None = None,
+    seed: Seeder | None = None,
+    env: dict[str, str] | None = None,
+) -> Deployment:
+    """Seed a store (SQLite in a temporary directory unless ``database_url``), then start `serve` over it."""
     data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-bench-"))
     port = free_port()
-    settings = Settings(data_dir=data_dir)
-    project_id, instances, key = asyncio.run(_seed(settings, groups))
-    env = {**os.environ, "SESSIONPLANE_DATA_DIR": str(data_dir), "SESSIONPLANE_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sessionplane", "serve", "--port", str(port), *extra_args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    project_id, instances, key = asyncio.run(_seed(settings, groups, seed))
+    env = {
+        **os.environ,
+        "SESSIONPLANE_DATA_DIR": str(data_dir),
+        "SESSIONPLANE_LOG_LEVEL": os.environ.get("BENCH_SERVE_LOG_LEVEL", "WARNING"),
+        **({"SESSIONPLANE_DATABASE_URL": database_url} if database_url else {}),
+        **(env or {}),
+    }
+    with (data_dir / "serve.log").open("ab") as log:  # kept in the temporary directory, for a failed run
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sessionplane", "serve", "--port", str(port), *extra_args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     _wait_listening("127.0.0.1", port, process)
     token = asyncio.run(_login(f"http://127.0.0.1:{port}", project_id))
     return Deployment(

@@ -30,7 +30,8 @@ from sessionplane.keyring import Keyring
 from sessionplane.limits.service import Limits, RateLimiter
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.discovery import TopologyReader
-from sessionplane.ops.metrics import FleetCollector, Metrics
+from sessionplane.ops.limits import raise_open_file_limit
+from sessionplane.ops.metrics import FleetCollector, Metrics, NodeConnectionsCollector
 from sessionplane.ops.periodic import Periodic
 from sessionplane.ops.readiness import Readiness
 from sessionplane.rules.scheduler import RuleScheduler
@@ -102,6 +103,7 @@ class Services:
         )
         health = HealthRegistry(failures_before_abnormal=settings.probe_failures_before_abnormal)
         metrics.watch(FleetCollector(latest_samples=sampler.latest, health=health.snapshot))
+        metrics.watch(NodeConnectionsCollector(nodes))
         lockouts = Lockouts(
             db,
             password_rule=LockoutRule(
@@ -168,8 +170,9 @@ class Services:
     def start_background(self) -> None:
         """The serving process's loops (the CLI builds the same services without them): health probe, sampler
         and close-rule scheduler (each off at 0 s), history roll-up and retention, the sweep of interrupted
-        closes, discovery refresh (off unless configured)."""
+        closes, discovery refresh (off unless configured), the sweep of idle node pools."""
         s = self.settings
+        raise_open_file_limit()  # node connections are file descriptors: take what the system allows
         loops = []
         if s.probe_interval_seconds:
             loops.append(Periodic("health-probe", s.probe_interval_seconds, self.probe.probe_round))
@@ -186,6 +189,9 @@ class Services:
             loops.append(
                 Periodic("discovery-refresh", s.discovery_refresh_interval_seconds, self.discovery.refresh_all)
             )
+        # A pool is closed between idle_seconds and 1.5 x idle_seconds after its last use (60 s late at most).
+        pool_sweep = min(s.node_pool_idle_seconds / 2, 60.0)
+        loops.append(Periodic("node-pool-sweep", pool_sweep, self.nodes.sweep_idle))
         for loop in loops:
             loop.start()
         self.background += loops

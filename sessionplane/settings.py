@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     node_deadline_seconds: float = Field(
         5.0, gt=0, description="Bound on one node operation (connect, command, every reply); then DBS.200018."
     )
-    node_pool_size: int = Field(4, ge=1, le=64)
+    node_pool_size: int = Field(4, ge=1, le=64, description="Connections to one node at most.")
+    node_pool_idle_seconds: float = Field(
+        300.0, gt=0, description="A node's pool unused this long is closed (its file descriptors freed)."
+    )
     per_user_kill: bool = Field(
         True, description="Close-all kills whole ACL users (CLIENT KILL USER) where protections allow it."
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import getpass
 import sys
@@ -24,6 +23,7 @@ from sessionplane.cli.node_credentials import (
 from sessionplane.cli.output import AsJson, print_json, print_table
 from sessionplane.inventory.records import CredentialUpdate, Instance, Node
 from sessionplane.services import Services
+from sessionplane.sessions.fanout import bounded
 from sessionplane.sessions.service import target_nodes
 
 projects = typer.Typer(help="Projects (tenants).", no_args_is_help=True)
@@ -331,7 +331,10 @@ def _with_update(node: Node, update: CredentialUpdate) -> Node:
 
 async def _check_nodes_accept(services: Services, nodes: list[Node]) -> None:
     """CLIENT LIST with the new credentials on every node: what sessionplane itself will need to do."""
-    await asyncio.gather(*(services.nodes.client_list(n) for n in nodes))
+    results = await bounded((services.nodes.client_list(n) for n in nodes), limit=services.settings.fanout_concurrency)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 @instances.command("remove")

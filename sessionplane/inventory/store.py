@@ -60,6 +60,7 @@ class InventoryStore:
         self._keyring = keyring
         self._identities = db.revision.cache()
         self._instances = db.revision.cache()
+        self._fleet = db.revision.cache(max_entries=1)
 
     # -- accounts and projects -------------------------------------------------------------
 
@@ -354,6 +355,20 @@ class InventoryStore:
         async with self._db.sessions() as s:
             rows = (await s.scalars(query.order_by(InstanceRow.created_at.desc(), InstanceRow.id))).all()
             return [self._instance(r, with_nodes=False) for r in rows]
+
+    async def every_instance(self) -> tuple[Instance, ...]:
+        """Every instance of every project, newest first (the background loops' view of the fleet).
+
+        Cached until the store revision moves: building 100,000 node records takes seconds, and
+        the sampler and the probe ask every few seconds while the fleet rarely changes.
+        """
+        found = await self._fleet.get("every", self._every_instance)
+        return found or ()
+
+    async def _every_instance(self) -> tuple[Instance, ...]:
+        query = select(InstanceRow).order_by(InstanceRow.created_at.desc(), InstanceRow.id)
+        async with self._db.sessions() as s:
+            return tuple(self._instance(r) for r in (await s.scalars(query)).all())
 
     async def remove_instance(self, instance_id: str) -> bool:
         async with self._db.transaction() as s:

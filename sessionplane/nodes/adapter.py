@@ -1,8 +1,13 @@
 """The node adapter: the only code that speaks to a node.
 
 One pool per node (``nodes.pool``), created on first use and replaced when the node's address or
-credentials change. Every operation runs under one deadline (``node_deadline_seconds``): connect,
-handshake, command and replies together, so a frozen node costs a caller that long and no more.
+credentials change. Pools unused for ``node_pool_idle_seconds`` are closed by ``sweep_idle`` (a
+background loop of the serving process), then forgotten once the IDs of their closed connections
+no longer need filtering out of listings: the open connections (file descriptors) follow the nodes
+in use, not every node ever touched.
+
+Every operation runs under one deadline (``node_deadline_seconds``): connect, handshake, command
+and replies together, so a frozen node costs a caller that long and no more.
 A command that fails on a pooled connection because the node dropped it is retried once on a new
 connection, inside the same deadline.
 
@@ -21,7 +26,7 @@ import hiredis
 
 from sessionplane.inventory.records import Node
 from sessionplane.nodes.errors import CommandFailed, Operation, mapped_errors
-from sessionplane.nodes.pool import NodePool
+from sessionplane.nodes.pool import NodePool, OpenConnections
 from sessionplane.nodes.wire import Endpoint, NodeConnection, ReplyError, tls_context
 from sessionplane.settings import Settings
 
@@ -52,6 +57,7 @@ class NodeAdapter:
         self._settings = settings
         self._pools: dict[str, NodePool] = {}
         self._capabilities: dict[str, Capabilities] = {}
+        self._open = OpenConnections()
         self._tls = tls_context(str(settings.node_tls_ca_file) if settings.node_tls_ca_file else None)
 
     @property
@@ -105,6 +111,35 @@ class NodeAdapter:
         pool = self._pools.get(node.id)
         return await pool.settled() if pool else frozenset()
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open to nodes right now, over every pool: the process's file descriptors on nodes."""
+        return self._open.count
+
+    @property
+    def pool_count(self) -> int:
+        return len(self._pools)
+
+    async def sweep_idle(self) -> int:
+        """Close the pools unused for ``node_pool_idle_seconds``; the connections it closed.
+
+        A closed pool is kept (empty) while the IDs of its closed connections may still show in a
+        listing the node has not caught up on, then dropped with its capabilities.
+        """
+        now = asyncio.get_running_loop().time()
+        idle_after = self._settings.node_pool_idle_seconds
+        closed = 0
+        for node_id, pool in list(self._pools.items()):
+            if pool.idle_for(now) < idle_after:
+                continue
+            if pool.open_count:
+                closed += pool.open_count
+                pool.close()
+            elif not pool.own_ids:
+                del self._pools[node_id]
+                self._capabilities.pop(node_id, None)
+        return closed
+
     async def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
@@ -122,8 +157,9 @@ class NodeAdapter:
                             return await work(pool, connection)
                         except (OSError, EOFError):
                             connection.broken = True
-                            if fresh or attempt == 2:  # a stale pooled connection gets one retry
+                            if fresh or attempt == 2:  # a stale pooled connection gets one retry...
                                 raise
+                            pool.drop_idle()  # ...on a new connection, not on another stale one
         raise AssertionError("unreachable")
 
     def _pool(self, node: Node) -> NodePool:
@@ -141,6 +177,7 @@ class NodeAdapter:
             client_name=s.own_client_name,
             ssl_context=self._tls,
             connect_timeout=s.node_connect_timeout_seconds,
+            tally=self._open,
         )
         self._pools[node.id] = pool
         return pool

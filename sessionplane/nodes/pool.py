@@ -4,6 +4,10 @@ Connections are opened on demand (up to ``size``) and kept while they work. ``ow
 set of client IDs of every open connection; ``settled()`` waits while a connection is still in
 its handshake (connected on the node, its ID not yet known to us), so that a CLIENT LIST reply is
 only ever filtered once every connection of ours that it can show has a known ID.
+
+A pool left unused for a while is closed by the adapter's sweep (``idle_for``): at hundreds of
+nodes, a connection kept per node forever is a file descriptor per node forever. Every pool of
+one adapter counts its open connections in one shared ``OpenConnections`` (the /metrics gauge).
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from sessionplane.nodes.wire import Endpoint, NodeConnection
 RETIRED_SECONDS = 60.0
 
 
+class OpenConnections:
+    """Node connections open across every pool of one adapter: each one is a file descriptor."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class NodePool:
     def __init__(
         self,
@@ -28,6 +39,7 @@ class NodePool:
         client_name: str,
         ssl_context: ssl.SSLContext | None,
         connect_timeout: float,
+        tally: OpenConnections | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._connect_timeout = connect_timeout
@@ -41,7 +53,9 @@ class NodePool:
         self._settled = asyncio.Event()
         self._settled.set()
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-        self.last_used = 0.0
+        self._busy = 0  # connections handed out right now
+        self._tally = tally or OpenConnections()
+        self.last_used = _now()
 
     @property
     def own_ids(self) -> frozenset[int]:
@@ -49,6 +63,16 @@ class NodePool:
             horizon = _now() - RETIRED_SECONDS
             self._retired = {i: at for i, at in self._retired.items() if at > horizon}
         return frozenset(c.client_id for c in self._open).union(self._retired)
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since the pool was last used; 0 while anything is in use, opening or waiting."""
+        if self._busy or self._opening or self._waiting:
+            return 0.0
+        return now - self.last_used
 
     async def settled(self) -> frozenset[int]:
         """The IDs of our connections, once none of them is half-open."""
@@ -77,9 +101,12 @@ class NodePool:
         except BaseException:
             self._pass_turn()  # the slot it would have used is free again
             raise
+        self._busy += 1
         try:
             yield connection, fresh
         finally:
+            self._busy -= 1
+            self.last_used = _now()
             if connection.broken:
                 self._discard(connection)
             else:
@@ -102,6 +129,7 @@ class NodePool:
                     self.endpoint, client_name=self._client_name, ssl_context=self._ssl_context
                 )
             self._open.add(connection)
+            self._tally.count += 1
             return connection
         finally:
             self._opening -= 1
@@ -110,10 +138,20 @@ class NodePool:
 
     def _discard(self, connection: NodeConnection) -> None:
         connection.close()
-        self._open.discard(connection)
+        if connection in self._open:
+            self._open.discard(connection)
+            self._tally.count -= 1
         self._retired[connection.client_id] = _now()
 
+    def drop_idle(self) -> None:
+        """Close the idle connections: one was found dropped by the node, the others likely were too
+        (a restart, a ``CLIENT KILL USER`` of the user we share with clients)."""
+        for connection in self._idle:
+            self._discard(connection)
+        self._idle.clear()
+
     def close(self) -> None:
+        """Close every connection (the pool stays usable: the next call opens a new one)."""
         for connection in list(self._open):
             self._discard(connection)
         self._idle.clear()

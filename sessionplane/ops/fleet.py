@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from sessionplane.inventory.records import Instance, Node
 from sessionplane.inventory.store import InventoryStore
 
-_PAGE = 500
-
 
 @dataclass(frozen=True)
 class Target:
@@ -17,11 +15,5 @@ class Target:
 
 
 async def every_node(inventory: InventoryStore) -> list[Target]:
-    targets: list[Target] = []
-    offset = 0
-    while True:
-        page, total = await inventory.instances(project_id=None, offset=offset, limit=_PAGE)
-        targets += [Target(instance, node) for instance in page for node in instance.nodes]
-        offset += len(page)
-        if not page or offset >= total:
-            return targets
+    """From the inventory's cached view: one revision read per round while the fleet does not change."""
+    return [Target(instance, node) for instance in await inventory.every_instance() for node in instance.nodes]

@@ -9,8 +9,9 @@ of the last round only (a node or key that is gone is gone from the exposition t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -18,6 +19,15 @@ from sessionplane.health.registry import NodeHealth
 from sessionplane.health.status import NORMAL
 from sessionplane.history.records import NodeSample
 from sessionplane.ops.fleet import Target
+
+
+class PoolStats(Protocol):
+    @property
+    def open_connections(self) -> int: ...
+
+    @property
+    def pool_count(self) -> int: ...
+
 
 CLOSE_OUTCOMES = ("succeeded", "partial", "failed", "denied", "refused")
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -56,6 +66,7 @@ class Metrics:
         self._rule_runs = Histogram(
             "sessionplane_rule_run_duration_seconds", "Duration of one close-rule run.", registry=r
         )
+        ProcessCollector(registry=r)  # process_open_fds and process_max_fds, beside the node connections gauge
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in HTTP_METHODS else "OTHER"
@@ -113,6 +124,28 @@ class FleetCollector(Collector):
         for node_id, health in self._health().items():
             families["up"].add_metric([health.instance_id, node_id], 1 if health.status == NORMAL else 0)
         yield from families.values()
+
+
+class NodeConnectionsCollector(Collector):
+    """Connections open to nodes and the pools that hold them: what the fan-out costs in file descriptors."""
+
+    def __init__(self, nodes: PoolStats) -> None:
+        self._nodes = nodes
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "sessionplane_node_connections",
+            "Connections open to nodes (one file descriptor each), over every node pool.",
+            value=self._nodes.open_connections,
+        )
+        yield GaugeMetricFamily(
+            "sessionplane_node_pools",
+            "Node connection pools held (idle ones are closed, then forgotten).",
+            value=self._nodes.pool_count,
+        )
 
 
 def _families() -> dict[str, GaugeMetricFamily]:

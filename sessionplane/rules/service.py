@@ -11,7 +11,6 @@ is gone, or has no nodes left, is disabled with the reason. Each run is kept, ru
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
@@ -29,6 +28,7 @@ from sessionplane.nodes.client_list import ClientList
 from sessionplane.rules.model import DEFAULTS, NodeRun, Rule, RuleRun, RuleSpec
 from sessionplane.rules.store import RuleStore
 from sessionplane.schema import utcnow
+from sessionplane.sessions.fanout import bounded
 from sessionplane.sessions.selector import Selector
 from sessionplane.sessions.service import NodeOutcome, NodeRead, SessionService, close_outcome
 from sessionplane.settings import Settings
@@ -211,13 +211,7 @@ class RuleService:
         return RequestMeta(request_id=run_id, principal=principal)
 
     async def _bounded(self, works: Iterable[Awaitable[T]]) -> list[T | BaseException]:
-        gate = asyncio.Semaphore(self._settings.fanout_concurrency)
-
-        async def one(work: Awaitable[T]) -> T:
-            async with gate:
-                return await work
-
-        return await asyncio.gather(*(one(w) for w in works), return_exceptions=True)
+        return await bounded(works, limit=self._settings.fanout_concurrency)
 
 
 def pick_longest_idle(listings: Sequence[tuple[ClientList, Sequence[int]]], limit: int) -> list[list[int]]:

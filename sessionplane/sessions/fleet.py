@@ -26,6 +26,7 @@ from sessionplane.iam.authorize import Authorizer
 from sessionplane.inventory.records import Instance, Node
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.sessions import selection
+from sessionplane.sessions.fanout import bounded
 from sessionplane.sessions.selector import Scope, Selector
 from sessionplane.sessions.service import NodeOutcome, NodeRead, SessionService, close_outcome
 from sessionplane.settings import Settings
@@ -229,13 +230,7 @@ class FleetService:
         return outcomes
 
     async def _bounded(self, works: Iterable[Awaitable[T]]) -> list[T | BaseException]:
-        gate = asyncio.Semaphore(self._settings.fanout_concurrency)
-
-        async def one(work: Awaitable[T]) -> T:
-            async with gate:
-                return await work
-
-        return await asyncio.gather(*(one(w) for w in works), return_exceptions=True)
+        return await bounded(works, limit=self._settings.fanout_concurrency)
 
     # -- pages ------------------------------------------------------------------------------------
 

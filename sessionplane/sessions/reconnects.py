@@ -34,6 +34,7 @@ from sessionplane.inventory.records import Node
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
+from sessionplane.sessions.fanout import bounded
 from sessionplane.settings import Settings
 
 if TYPE_CHECKING:
@@ -127,13 +128,7 @@ class ReconnectTracker:
 
     async def count(self, closed: Sequence[ClosedOnNode], *, started: float) -> int | None:
         """Reconnects over the nodes that could be read; None when sessions were closed but no node could be."""
-        gate = asyncio.Semaphore(self._settings.fanout_concurrency)
-
-        async def look(entry: ClosedOnNode) -> Counter[Identity]:
-            async with gate:
-                return await self._new_on(entry, started)
-
-        found = await asyncio.gather(*(look(c) for c in closed), return_exceptions=True)
+        found = await bounded((self._new_on(c, started) for c in closed), limit=self._settings.fanout_concurrency)
         new: Counter[Identity] = Counter()
         read = 0
         for entry, result in zip(closed, found, strict=True):
@@ -149,7 +144,10 @@ class ReconnectTracker:
     async def _new_on(self, entry: ClosedOnNode, started: float) -> Counter[Identity]:
         reply = await self._nodes.client_list(entry.node)
         listing = ClientList(reply.reply)
-        shielded = selection.Protection().shielded(listing, reply.own_ids)  # replication links, our own
+        # replication links, our own connections and other sessionplane processes' are never reconnects
+        shielded = selection.Protection(own_name=self._settings.own_client_name).shielded(
+            listing, reply.own_ids, own_user=selection.own_user(entry.node.username)
+        )
         elapsed = asyncio.get_running_loop().time() - started
         return new_identities(listing, shielded, newest_id=entry.newest_id, elapsed=elapsed)
 

@@ -27,6 +27,7 @@ from sessionplane.inventory.records import Instance, Node
 from sessionplane.nodes.adapter import NodeAdapter, NodeListing
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
+from sessionplane.sessions.fanout import bounded
 from sessionplane.sessions.reconnects import Counted, ReconnectTracker, closed_on
 from sessionplane.sessions.selection import KillPlan, Protection, Statistics
 from sessionplane.sessions.selector import Criteria, Selector
@@ -96,6 +97,7 @@ class SessionService:
         self._audit = audit
         self._settings = settings
         self._reconnects = reconnects
+        self._fanout = settings.fanout_concurrency  # nodes of one instance read or closed at once
 
     # -- one node ----------------------------------------------------------------------------
 
@@ -104,7 +106,8 @@ class SessionService:
         self.require_usable(instance, node)
         reply = await self._client_list(node, selector)
         listing = ClientList(reply.reply)
-        shielded = self.protection(instance).shielded(listing, reply.own_ids)
+        protection = self.protection(instance)
+        shielded = protection.shielded(listing, reply.own_ids, own_user=selection.own_user(node.username))
         sessions = selection.client_sessions(listing, shielded)
         selected = selector.lines(listing, sessions) if selector else sessions
         return NodeRead(instance, node, listing, shielded, sessions, selected)
@@ -165,6 +168,7 @@ class SessionService:
         return Protection(
             names=frozenset((*s.protected_client_names, *instance.protected_names)),
             users=frozenset((*s.protected_users, *instance.protected_users)),
+            own_name=s.own_client_name,
         )
 
     def require_usable(self, instance: Instance, node: Node | None) -> None:
@@ -184,7 +188,7 @@ class SessionService:
 
     async def list_instance(self, *, instance: Instance, node_id: str | None) -> list[NodeSessions]:
         targets = target_nodes(instance, node_id)
-        results = await asyncio.gather(*(self._node_sessions(instance, n) for n in targets), return_exceptions=True)
+        results = await bounded((self._node_sessions(instance, n) for n in targets), limit=self._fanout)
         _raise_failures(targets, results, QuerySessionFailed, single=node_id is not None)
         return [r for r in results if isinstance(r, NodeSessions)]
 
@@ -222,8 +226,8 @@ class SessionService:
         self.require_usable(instance, None)
         everything = Selector()
         recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node_id, everything)))
-        results = await asyncio.gather(
-            *(self._close_one(instance, n, everything, recorded) for n in targets), return_exceptions=True
+        results = await bounded(
+            (self._close_one(instance, n, everything, recorded) for n in targets), limit=self._fanout
         )
         event = await recorded  # an audit failure surfaces here; no node was closed then
         outcomes = [r for r in results if isinstance(r, NodeOutcome)]

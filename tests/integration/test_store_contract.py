@@ -324,3 +324,33 @@ def test_audit_events_survive_reopening(database_url, keyring):
 
     run(_with(database_url, keyring, write))
     run(_with(database_url, keyring, read))
+
+
+def test_the_fleet_view_follows_every_change_made_anywhere(database_url, keyring):
+    """``every_instance`` (the sampler's and the probe's view) is cached, yet sees at once what another
+    process (a replica, the CLI) adds, changes or removes."""
+    from sessionplane.health.store import NodeStatusStore
+
+    async def work(here: Stores) -> None:
+        there = Stores(database_url, keyring)
+        try:
+            acme = await there.inventory.create_account(name="acme")
+            p = await there.inventory.create_project(account_id=acme.id, name="p")
+            assert await here.inventory.every_instance() == ()
+            first = await there.inventory.add_instance(
+                project_id=p.id, name="a", mode="Cluster", datastore_version="7", nodes=_specs()
+            )
+            assert [i.id for i in await here.inventory.every_instance()] == [first.id]
+            second = await there.inventory.add_instance(
+                project_id=p.id, name="b", mode="Cluster", datastore_version="7", nodes=_specs()
+            )
+            assert [i.id for i in await here.inventory.every_instance()] == [second.id, first.id]  # newest first
+            await NodeStatusStore(there.db).set_statuses({first.nodes[0].id: "abnormal"})
+            fleet = {i.id: i for i in await here.inventory.every_instance()}
+            assert fleet[first.id].nodes[0].status == "abnormal"
+            assert await there.inventory.remove_instance(second.id)
+            assert [i.id for i in await here.inventory.every_instance()] == [first.id]
+        finally:
+            await there.db.dispose()
+
+    run(_with(database_url, keyring, work))
