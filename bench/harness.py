@@ -181,7 +181,14 @@ async def _seed(settings: Settings, groups: Groups, more: Seeder | None = None) 
                 for s in servers
             ]
             instances[name] = await admin.adopt_instance(
-                services.inventory, project_id=project.id, name=name, nodes=specs, protected_names=[RAW_NAME]
+                services.inventory,
+                project_id=project.id,
+                name=name,
+                nodes=specs,
+                protected_names=[RAW_NAME],
+                # as the README recommends: the bench's several records of one server, and the workers, are
+                # then never each other's sessions
+                protected_users=[OWN_USER] if own_user else [],
             )
         key = await services.iam.create_access_key(user_id=user.id)
         if more is not None:

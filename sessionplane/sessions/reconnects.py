@@ -144,10 +144,9 @@ class ReconnectTracker:
     async def _new_on(self, entry: ClosedOnNode, started: float) -> Counter[Identity]:
         reply = await self._nodes.client_list(entry.node)
         listing = ClientList(reply.reply)
-        # replication links, our own connections and other sessionplane processes' are never reconnects
-        shielded = selection.Protection(own_name=self._settings.own_client_name).shielded(
-            listing, reply.own_ids, own_user=selection.own_user(entry.node.username)
-        )
+        # replication links and our own connections are never reconnects (a protected session was never closed,
+        # so its identity cannot come back)
+        shielded = selection.Protection().shielded(listing, reply.own_ids)
         elapsed = asyncio.get_running_loop().time() - started
         return new_identities(listing, shielded, newest_id=entry.newest_id, elapsed=elapsed)
 

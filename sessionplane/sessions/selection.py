@@ -23,31 +23,21 @@ class Protection:
 
     names: frozenset[str] = frozenset()
     users: frozenset[str] = frozenset()
-    own_name: str = ""  # CLIENT SETNAME of every sessionplane process's node connections
 
-    def shielded(self, listing: ClientList, own_ids: frozenset[int], *, own_user: str | None = None) -> set[int]:
+    def shielded(self, listing: ClientList, own_ids: frozenset[int]) -> set[int]:
         """IDs of the lines that are not client sessions.
 
-        Besides this process's own connections (by ID), those of other sessionplane processes on
-        the same node (replicas, workers, the CLI, another instance record of the same server):
-        our client name under ``own_user``, sessionplane's own ACL user. Only under that user: a
-        client sharing the node's user could set our name to make itself unclosable.
+        Our own connections are this process's, by ID. Other sessionplane processes on the same node
+        (replicas, workers, the CLI) are known only by what cannot be forged: the operator protects
+        the ACL user they all log in as (README, "Give sessionplane its own ACL user"). Never by our
+        client name, which any client can take.
         """
-        peers = set()
-        if own_user and self.own_name:
-            peers = listing.ids_with_value("name", (self.own_name,)) & listing.ids_with_value("user", (own_user,))
         return (
             listing.ids_with_replication_flag()
             | own_ids.intersection(listing.ids)
-            | peers
             | listing.ids_with_value("name", self.names)
             | listing.ids_with_value("user", self.users)
         )
-
-
-def own_user(username: str | None) -> str | None:
-    """sessionplane's own ACL user on a node, if it has one (not the default user, which clients share)."""
-    return username if username and username != "default" else None
 
 
 def client_sessions(listing: ClientList, shielded: set[int]) -> list[int]:

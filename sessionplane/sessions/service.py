@@ -107,7 +107,7 @@ class SessionService:
         reply = await self._client_list(node, selector)
         listing = ClientList(reply.reply)
         protection = self.protection(instance)
-        shielded = protection.shielded(listing, reply.own_ids, own_user=selection.own_user(node.username))
+        shielded = protection.shielded(listing, reply.own_ids)
         sessions = selection.client_sessions(listing, shielded)
         selected = selector.lines(listing, sessions) if selector else sessions
         return NodeRead(instance, node, listing, shielded, sessions, selected)
@@ -168,7 +168,6 @@ class SessionService:
         return Protection(
             names=frozenset((*s.protected_client_names, *instance.protected_names)),
             users=frozenset((*s.protected_users, *instance.protected_users)),
-            own_name=s.own_client_name,
         )
 
     def require_usable(self, instance: Instance, node: Node | None) -> None:
