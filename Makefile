@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check sessionplane tests bench
 
 test: $(STAMP) redis-server chromium lint
-	$(PY) -m pytest --cov --cov-report=term
+	$(PY) -m pytest -n 2 --cov --cov-report=term --durations=15
 
 bench: $(STAMP) redis-server
 	$(PY) -m bench
