@@ -105,7 +105,10 @@ class Topologies:
 
     def replica_of(self, primary: RedisServer) -> ConfiguredServer:
         replica = self._server(replica_of=primary)
-        wait_until(lambda: link_up(replica), f"replica {replica.port} to sync with {primary.port}")
+        # Both sides: the replica reports its link up a moment before the primary lists it online (what
+        # discovery reads to call a replica healthy)
+        synced = f"replica {replica.port} to sync with {primary.port}"
+        wait_until(lambda: link_up(replica) and online_on(primary, replica), synced)
         return replica
 
     # -- Redis Cluster ---------------------------------------------------------------------
@@ -183,6 +186,12 @@ def info(server: RedisServer, section: str) -> dict:
 
 def link_up(replica: RedisServer) -> bool:
     return info(replica, "replication").get("master_link_status") == "up"
+
+
+def online_on(primary: RedisServer, replica: RedisServer) -> bool:
+    """The primary lists ``replica`` with ``state=online`` in its INFO replication."""
+    listed = [v for k, v in info(primary, "replication").items() if k.startswith("slave") and isinstance(v, dict)]
+    return any(int(r.get("port", 0)) == replica.port and r.get("state") == "online" for r in listed)
 
 
 def role(server: RedisServer) -> str:
