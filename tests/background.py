@@ -23,6 +23,7 @@ from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
 from tests.conftest import PASSWORD, login, settings_for
 from tests.live import LiveService
+from tests.topologies import LIVENESS_DEADLINE_SECONDS
 
 T = TypeVar("T")
 LOOPS = {"sample_interval_seconds": 0.2, "probe_interval_seconds": 0.2, "probe_timeout_seconds": 0.5}
@@ -107,9 +108,11 @@ def signed_by(ak: str, sk: str, project_id: str) -> Callable[[httpx.Request], ht
     return sign
 
 
-def eventually(probe: Callable[[], T | None], *, attempts: int = 300, pause: float = 0.1) -> T:
-    """Poll until ``probe`` returns something truthy (a bounded wait for the background loops, never a timing bound)."""
-    for _ in range(attempts):
+def eventually(probe: Callable[[], T | None], *, pause: float = 0.1) -> T:
+    """Poll until ``probe`` returns something truthy (a bounded wait for the background loops, never a timing
+    bound): up to the suite's liveness deadline, the same under load as on an idle machine."""
+    deadline = time.monotonic() + LIVENESS_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
         found = probe()
         if found:
             return found
