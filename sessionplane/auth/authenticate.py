@@ -59,7 +59,7 @@ class Authenticator:
     ) -> None:
         self._inventory = inventory
         self._iam = iam
-        self._keyring = keyring
+        self._tokens = tokens.TokenDecoder(keyring)
         self._lockouts = lockouts
         self._revision = revision
         self._max_skew = max_skew
@@ -75,7 +75,7 @@ class Authenticator:
 
     async def _by_token(self, request: RequestView, token: str) -> Principal:
         try:
-            claims = tokens.decode(self._keyring, token, now=self._clock())
+            claims = self._tokens.decode(token, now=self._clock())
         except tokens.TokenExpired as exc:
             raise AuthenticationFailed(_PREFIX + f"token expires, expires_at: {_iso(exc.expires_at)}") from None
         except tokens.TokenInvalid:

@@ -11,7 +11,8 @@ and replies together, so a frozen node costs a caller that long and no more.
 A command that fails on a pooled connection because the node dropped it is retried once on a new
 connection, inside the same deadline.
 
-Operations per request are bounded: one CLIENT LIST per node, and a close is one pipelined batch.
+Operations per request are bounded: one listing per node (``CLIENT LIST TYPE normal`` and ``TYPE
+pubsub`` pipelined: the node leaves out replication links itself), and a close is one pipelined batch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 import hiredis
 
 from sessionplane.inventory.records import Node
+from sessionplane.nodes.client_list import ClientList
 from sessionplane.nodes.errors import CommandFailed, Operation, mapped_errors
 from sessionplane.nodes.pool import NodePool, OpenConnections
 from sessionplane.nodes.wire import Endpoint, NodeConnection, ReplyError, tls_context
@@ -46,10 +48,18 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class NodeListing:
-    """A CLIENT LIST reply and the client IDs of our own connections that it may show."""
+    """A CLIENT LIST reply and the client IDs of our own connections that it may show.
+
+    ``links_excluded``: the node filtered by TYPE, so the reply holds no replication link (types master
+    and replica); otherwise the reader finds them by their flags.
+    """
 
     reply: bytes
     own_ids: frozenset[int]
+    links_excluded: bool = False
+
+    def parsed(self) -> ClientList:
+        return ClientList(self.reply, links_excluded=self.links_excluded)
 
 
 class NodeAdapter:
@@ -57,6 +67,7 @@ class NodeAdapter:
         self._settings = settings
         self._pools: dict[str, NodePool] = {}
         self._capabilities: dict[str, Capabilities] = {}
+        self._untyped: set[str] = set()  # nodes that refused CLIENT LIST TYPE (a proxy, an old server)
         self._open = OpenConnections()
         self._tls = tls_context(str(settings.node_tls_ca_file) if settings.node_tls_ca_file else None)
 
@@ -65,10 +76,21 @@ class NodeAdapter:
         return self._settings.node_deadline_seconds
 
     async def client_list(self, node: Node, *, args: Sequence[Any] = ()) -> NodeListing:
-        """CLIENT LIST [filters...]; ``args`` are extra filters (``ID ...``, Valkey's ``USER u``...)."""
+        """CLIENT LIST [filters...]; ``args`` are extra filters (``ID ...``, Valkey's ``USER u``...).
+
+        Without filters, the node lists its normal and pub/sub clients (two TYPE listings in one round
+        trip): it leaves out the replication links, which then cost no search of the reply here.
+        """
+        typed = not args and node.id not in self._untyped
 
         async def run(pool: NodePool, connection: NodeConnection) -> NodeListing:
+            if typed:
+                normal, pubsub = await connection.batch(_TYPED_LISTING, 2)
+                if not isinstance(normal, ReplyError) and not isinstance(pubsub, ReplyError):
+                    return NodeListing(normal + pubsub, await pool.settled(), links_excluded=True)
             reply = _checked(await connection.call("CLIENT", "LIST", *args))
+            if typed:
+                self._untyped.add(node.id)  # it lists its clients, but not by TYPE: ask it plainly from now on
             return NodeListing(reply, await pool.settled())
 
         return await self._run(node, "query", run)
@@ -138,6 +160,7 @@ class NodeAdapter:
             elif not pool.own_ids:
                 del self._pools[node_id]
                 self._capabilities.pop(node_id, None)
+                self._untyped.discard(node_id)
         return closed
 
     async def close(self) -> None:
@@ -170,6 +193,7 @@ class NodeAdapter:
         if pool is not None:  # the node moved or its credentials changed
             pool.close()
             self._capabilities.pop(node.id, None)
+            self._untyped.discard(node.id)
         s = self._settings
         pool = NodePool(
             endpoint,
@@ -181,6 +205,11 @@ class NodeAdapter:
         )
         self._pools[node.id] = pool
         return pool
+
+
+_TYPED_LISTING = hiredis.pack_command(("CLIENT", "LIST", "TYPE", "normal")) + hiredis.pack_command(
+    ("CLIENT", "LIST", "TYPE", "pubsub")
+)
 
 
 def _checked(reply: Any) -> Any:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 _ID = re.compile(r"\nid=(\d+)")
-# The address up to its last colon: the IP (IPv6 in brackets), or a unix socket's path.
-_IP = re.compile(r" addr=(\S*):[^ :]*(?= )")
+# The address up to its last colon (the greedy run backs off to it): the IP (IPv6 in brackets), or a
+# unix socket's path. A line where it finds none makes the column fall back to ``ip_of`` per line.
+_IP = re.compile(r" addr=([^ \n]*):")
 
 
 def parse_line(line: str) -> dict[str, str]:
@@ -84,7 +85,7 @@ class Client:
 
     @property
     def idle(self) -> int:
-        return _int(self.fields.get("idle"))
+        return int_or_zero(self.fields.get("idle"))
 
     @property
     def db(self) -> str:
@@ -98,9 +99,10 @@ class Client:
 class ClientList:
     """One CLIENT LIST reply, with lines, IDs and columns computed on demand."""
 
-    def __init__(self, reply: bytes | str) -> None:
+    def __init__(self, reply: bytes | str, *, links_excluded: bool = False) -> None:
         # Decoded once (a fraction of a millisecond for megabytes): columns then come out as str.
         self.text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+        self.links_excluded = links_excluded  # the node left out replication links (CLIENT LIST TYPE)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -110,12 +112,18 @@ class ClientList:
         return [line.rstrip("\r") for line in lines]
 
     def __len__(self) -> int:
-        return len(self.lines)
+        return self._line_count
+
+    @cached_property
+    def _line_count(self) -> int:
+        """``len(self.lines)`` without splitting the reply (thousands of strings a count does not need)."""
+        last = self.text.rfind("\n")
+        return self.text.count("\n") + (1 if self.text[last + 1 :].strip() else 0)
 
     @cached_property
     def _regular(self) -> bool:
         """Every line starts with ``id=`` (the shape every Redis and Valkey version has)."""
-        return len(self._ids_found) == len(self.lines)
+        return len(self._ids_found) == self._line_count
 
     @cached_property
     def _ids_found(self) -> list[str]:
@@ -152,15 +160,15 @@ class ClientList:
         if self._regular:
             token = f" {field}="
             found = re.findall(re.escape(token) + r"(\S*)", self.text)
-            if len(found) == len(self.lines):
+            if len(found) == len(self):
                 return found
             if not found and token not in self.text:  # a field this server does not report (lib-name < 7.2)
-                return [""] * len(self.lines)
+                return [""] * len(self)
         return [f.get(field, "") for f in self._parsed]
 
     def _ip_column(self) -> list[str]:
         found = _IP.findall(self.text) if self._regular else []
-        if len(found) != len(self.lines):
+        if len(found) != len(self):
             return [ip_of(addr) for addr in self.column("addr")]
         return [ip[1:-1] if ip[:1] == "[" else ip for ip in found]
 
@@ -177,6 +185,8 @@ class ClientList:
         a regex over every line. Kills by ID also name the client's TYPE (``nodes.adapter``), so a
         replication link is never closed even if a server wrote its flags some other way.
         """
+        if self.links_excluded:
+            return set()
         if not self._regular:
             return {self.ids[i] for i, f in enumerate(self._parsed) if set("MS") & set(f.get("flags", ""))}
         return {self._id_at(at) for token in (" flags=S", " flags=M") for at in _finds(self.text, token)}
@@ -215,7 +225,7 @@ def parse_client_list(reply: bytes | str) -> list[Client]:
     return [listing.client(i) for i in range(len(listing))]
 
 
-def _int(value: str | None) -> int:
+def int_or_zero(value: str | None) -> int:
     try:
         return int(value or 0)
     except ValueError:

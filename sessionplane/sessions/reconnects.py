@@ -143,7 +143,7 @@ class ReconnectTracker:
 
     async def _new_on(self, entry: ClosedOnNode, started: float) -> Counter[Identity]:
         reply = await self._nodes.client_list(entry.node)
-        listing = ClientList(reply.reply)
+        listing = reply.parsed()
         # replication links and our own connections are never reconnects (a protected session was never closed,
         # so its identity cannot come back)
         shielded = selection.Protection().shielded(listing, reply.own_ids)

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sessionplane.nodes.client_list import Client, ClientList
+from sessionplane.nodes.client_list import Client, ClientList, int_or_zero
 
 SESSION_FIELDS = ("id", "addr", "name", "cmd", "age", "idle", "db", "fd", "sub", "psub", "multi")
 
@@ -82,7 +82,7 @@ def active_lines(listing: ClientList, lines: Iterable[int], idle_threshold: int)
     recent = {str(s) for s in range(idle_threshold)} if idle_threshold <= 10_000 else None
     if recent is None:
         return [active(int(idle[i] or 0), flags[i], multi[i], idle_threshold) for i in lines]
-    return [idle[i] in recent or multi[i] != "-1" or "b" in flags[i] or "x" in flags[i] for i in lines]
+    return [idle[i] in recent or multi[i] not in ("-1", "") or "b" in flags[i] or "x" in flags[i] for i in lines]
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,27 @@ class Statistics:
     top_dbs: list[tuple[str, int]]
 
 
+def active_count(listing: ClientList, lines: Sequence[int], idle_threshold: int) -> int:
+    """``sum(active_lines(...))``, counted on the columns' distinct values when no line is blocked or
+    inside MULTI (the usual node): then idle time alone decides, and idle takes few distinct values."""
+    flags, multi = _values(listing, "flags", lines), _values(listing, "multi", lines)
+    if any("b" in f or "x" in f for f in flags) or not set(multi) <= {"-1", ""}:
+        return sum(active_lines(listing, lines, idle_threshold))
+    return sum(n for idle, n in _values(listing, "idle", lines).items() if int_or_zero(idle) < idle_threshold)
+
+
+def _values(listing: ClientList, field: str, lines: Sequence[int]) -> Counter[str]:
+    """How many of ``lines`` have each value of ``field``."""
+    column = listing.column(field)
+    return Counter(column) if len(lines) == len(column) else Counter(map(column.__getitem__, lines))
+
+
 def statistics(listing: ClientList, lines: Sequence[int], *, idle_threshold: int, top: int = 10) -> Statistics:
-    ips, db = listing.column("ip"), listing.column("db")
     return Statistics(
         total_connection_count=len(lines),
-        active_connection_count=sum(active_lines(listing, lines, idle_threshold)),
-        top_source_ips=top_counts(Counter([ips[i] for i in lines]), top),
-        top_dbs=top_counts(Counter([db[i] for i in lines]), top),
+        active_connection_count=active_count(listing, lines, idle_threshold),
+        top_source_ips=top_counts(_values(listing, "ip", lines), top),
+        top_dbs=top_counts(_values(listing, "db", lines), top),
     )
 
 

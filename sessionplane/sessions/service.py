@@ -105,7 +105,7 @@ class SessionService:
         """The node's client sessions and, among them, those ``selector`` picks (all when None)."""
         self.require_usable(instance, node)
         reply = await self._client_list(node, selector)
-        listing = ClientList(reply.reply)
+        listing = reply.parsed()
         protection = self.protection(instance)
         shielded = protection.shielded(listing, reply.own_ids)
         sessions = selection.client_sessions(listing, shielded)

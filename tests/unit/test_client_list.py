@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis._parsers.helpers import parse_client_list as redis_py_parse
 
 from sessionplane.nodes.client_list import ClientList, ip_of, parse_client_list, parse_line
-from sessionplane.sessions.selection import SESSION_FIELDS, Protection, client_sessions, session_view, statistics
+from sessionplane.sessions.selection import (
+    SESSION_FIELDS,
+    Protection,
+    client_sessions,
+    is_active,
+    session_view,
+    statistics,
+)
 
 REDIS7 = (
     "id=3 addr=127.0.0.1:52555 laddr=127.0.0.1:6379 fd=8 name=orders age=12 idle=3 flags=N db=0 sub=0 psub=0 "
@@ -144,6 +153,42 @@ def test_lookups_agree_with_a_full_parse(rows, probe, newline):
     assert listing.ids_with_value("user", {"ops"}) == {c.id for c in clients if c.user == "ops"}
     for field in ("addr", "name", "flags", "user", "cmd"):
         assert listing.column(field) == [c.fields[field] for c in clients]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["10.0.0.1:5", "10.0.0.2:6", "[::1]:7", "[fe80::1%eth0]:8", "/tmp/r.sock:0"]),
+            st.sampled_from(["0", "1", "2", "30"]),
+            st.sampled_from(["N", "b", "x", "P", "Nb"]),
+            st.sampled_from(["-1", "0", "3", ""]),
+            st.sampled_from(["0", "1", "15"]),
+        ),
+        max_size=25,
+    ),
+    st.integers(min_value=0, max_value=40),
+    st.sets(st.integers(min_value=0, max_value=24)),
+    st.booleans(),
+)
+def test_statistics_agree_with_every_client_parsed(rows, threshold, skipped, trailing_blank):
+    """Counted on distinct column values where nobody is blocked or in MULTI, client by client otherwise:
+    the same answer as a full parse of every line."""
+    reply = "".join(
+        f"id={n + 1} addr={addr} fd=8 name= age=1 idle={idle} flags={flags} db={db} "
+        + (f"multi={multi} " if multi else "")
+        + "cmd=ping user=default\n"
+        for n, (addr, idle, flags, multi, db) in enumerate(rows)
+    ) + (" " if trailing_blank else "")
+    listing = ClientList(reply)
+    clients = parse_client_list(reply)
+    assert len(listing) == len(clients) == len(rows)
+    lines = [i for i in range(len(rows)) if i not in skipped]
+    stats = statistics(listing, lines, idle_threshold=threshold, top=100)
+    chosen = [clients[i] for i in lines]
+    assert stats.total_connection_count == len(chosen)
+    assert stats.active_connection_count == sum(is_active(c, threshold) for c in chosen)
+    assert dict(stats.top_source_ips) == dict(Counter(c.ip for c in chosen))
+    assert dict(stats.top_dbs) == dict(Counter(c.db for c in chosen))
 
 
 # -- CLIENT LIST as each server version writes it ------------------------------------------------------------------
