@@ -28,14 +28,19 @@ class AuditStore:
     async def complete(
         self, event_id: str, *, outcome: str, error_code: str | None, node_results: Sequence[Mapping[str, Any]]
     ) -> None:
-        async with self._db.transaction() as s:
-            row = await s.get(AuditEventRow, event_id)
-            if row is None:
-                raise LookupError(f"audit event {event_id} does not exist")
-            row.outcome = outcome
-            row.error_code = error_code
-            row.node_results = [dict(r) for r in node_results]
-            row.closed = _closed(row.node_results) if row.node_results else None
+        results = [dict(r) for r in node_results]
+        completed = update(AuditEventRow).where(AuditEventRow.id == event_id)
+        async with self._db.transaction() as s:  # one statement: a close's answer waits for it
+            done = await s.execute(
+                completed.values(
+                    outcome=outcome,
+                    error_code=error_code,
+                    node_results=results,
+                    closed=_closed(results) if results else None,
+                )
+            )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise LookupError(f"audit event {event_id} does not exist")
 
     async def set_reconnected(self, event_id: str, count: int) -> None:
         """Reconnect tracking's answer, once its window has passed."""

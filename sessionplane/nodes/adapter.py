@@ -51,15 +51,17 @@ class NodeListing:
     """A CLIENT LIST reply and the client IDs of our own connections that it may show.
 
     ``links_excluded``: the node filtered by TYPE, so the reply holds no replication link (types master
-    and replica); otherwise the reader finds them by their flags.
+    and replica); otherwise the reader finds them by their flags. The pub/sub clients are then the
+    reply's last ``pubsub_tail`` lines: the node's own word for the TYPE a kill names.
     """
 
     reply: bytes
     own_ids: frozenset[int]
     links_excluded: bool = False
+    pubsub_tail: int | None = None  # typed: the reply's last lines are the node's pub/sub clients, this many
 
     def parsed(self) -> ClientList:
-        return ClientList(self.reply, links_excluded=self.links_excluded)
+        return ClientList(self.reply, links_excluded=self.links_excluded, pubsub_tail=self.pubsub_tail)
 
 
 class NodeAdapter:
@@ -87,7 +89,8 @@ class NodeAdapter:
             if typed:
                 normal, pubsub = await connection.batch(_TYPED_LISTING, 2)
                 if not isinstance(normal, ReplyError) and not isinstance(pubsub, ReplyError):
-                    return NodeListing(normal + pubsub, await pool.settled(), links_excluded=True)
+                    own = await pool.settled()
+                    return NodeListing(normal + pubsub, own, links_excluded=True, pubsub_tail=pubsub.count(b"\n"))
             reply = _checked(await connection.call("CLIENT", "LIST", *args))
             if typed:
                 self._untyped.add(node.id)  # it lists its clients, but not by TYPE: ask it plainly from now on

@@ -99,10 +99,11 @@ class Client:
 class ClientList:
     """One CLIENT LIST reply, with lines, IDs and columns computed on demand."""
 
-    def __init__(self, reply: bytes | str, *, links_excluded: bool = False) -> None:
+    def __init__(self, reply: bytes | str, *, links_excluded: bool = False, pubsub_tail: int | None = None) -> None:
         # Decoded once (a fraction of a millisecond for megabytes): columns then come out as str.
         self.text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
         self.links_excluded = links_excluded  # the node left out replication links (CLIENT LIST TYPE)
+        self._pubsub_tail = pubsub_tail  # the last lines are the node's pub/sub clients, this many (TYPE pubsub)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -174,6 +175,31 @@ class ClientList:
 
     def client(self, i: int) -> Client:
         return Client(parse_line(self.lines[i]))
+
+    def lines_of(self, client_ids: Iterable[int]) -> list[int]:
+        """Line numbers of the given client IDs that are in the list (few IDs: a C-level scan each)."""
+        ids, present = self.ids, self._id_set
+        return [ids.index(c) for c in client_ids if c in present]
+
+    @cached_property
+    def _id_set(self) -> frozenset[int]:
+        return frozenset(self.ids)
+
+    def ids_by_type(self, lines: Iterable[int]) -> tuple[list[int], list[int]]:
+        """IDs of ``lines``: the normal clients', and the pub/sub clients' (the TYPE a kill must name).
+
+        From the node's own TYPE listings when it gave them (the reply's tail), from the ``P`` flag otherwise.
+        """
+        ids = self.ids
+        if self._pubsub_tail is not None:
+            start = len(self) - self._pubsub_tail
+            if not self._pubsub_tail:
+                return [ids[i] for i in lines], []
+            lines = list(lines)
+            return [ids[i] for i in lines if i < start], [ids[i] for i in lines if i >= start]
+        flags = self.column("flags")
+        lines = list(lines)
+        return [ids[i] for i in lines if "P" not in flags[i]], [ids[i] for i in lines if "P" in flags[i]]
 
     # -- the few lines a question is about -----------------------------------------------------
 

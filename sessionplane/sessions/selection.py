@@ -42,9 +42,10 @@ class Protection:
 
 def client_sessions(listing: ClientList, shielded: set[int]) -> list[int]:
     """Line numbers of the client sessions."""
-    if not shielded:
-        return list(range(len(listing)))
-    return [i for i, client_id in enumerate(listing.ids) if client_id not in shielded]
+    sessions = list(range(len(listing)))
+    for line in sorted(listing.lines_of(shielded), reverse=True):  # few: deleting them beats a pass over all
+        del sessions[line]
+    return sessions
 
 
 def newest_first(listing: ClientList, lines: Sequence[int], *, offset: int, limit: int) -> list[Client]:
@@ -142,20 +143,20 @@ def plan_close(
     protected names); protected users are never targets, so they never qualify. Replication links
     do not disqualify their user: TYPE normal/pubsub never matches them.
     """
-    ids = listing.ids
     users: tuple[str, ...] = ()
-    if everything and per_user:
+    if everything and per_user and targets:
         user = listing.column("user")
-        flagged = listing.ids_with_replication_flag()
-        blocked = {user[i] for i, client_id in enumerate(ids) if client_id in shielded and client_id not in flagged}
-        users = tuple(sorted({user[i] for i in targets} - blocked - {""}))
-        targets = [i for i in targets if user[i] not in users]
-    flags = listing.column("flags")
-    return KillPlan(
-        users=users,
-        ids=tuple(ids[i] for i in targets if "P" not in flags[i]),
-        pubsub_ids=tuple(ids[i] for i in targets if "P" in flags[i]),
-    )
+        links = listing.ids_with_replication_flag()
+        blocked = {user[i] for i in listing.lines_of(shielded - links)}
+        target_users = set(map(user.__getitem__, targets))
+        users = tuple(sorted(target_users - blocked - {""}))
+        if len(users) == len(target_users):
+            targets = []  # every target goes with its user
+        else:
+            whole = set(users)
+            targets = [i for i in targets if user[i] not in whole]
+    normal, pubsub = listing.ids_by_type(targets)
+    return KillPlan(users=users, ids=tuple(normal), pubsub_ids=tuple(pubsub))
 
 
 def identities(listing: ClientList, lines: Iterable[int]) -> Counter[tuple[str, str, str]]:

@@ -397,3 +397,25 @@ def test_the_master_link_on_a_replica_is_never_a_client_session(reply):
     assert listing.client(1).user == "(superuser)"
     assert client_sessions(listing, Protection().shielded(listing, frozenset())) == [0]
     assert listing.column("addr")[1] == "127.0.0.1:17001"  # its addr is the master's; laddr never counts
+
+
+@given(st.lists(st.booleans(), max_size=12), st.sets(st.integers(min_value=0, max_value=11)))
+def test_the_type_of_each_line_comes_from_the_typed_listings_tail_or_from_its_flags(subscribed, skipped):
+    """The node's TYPE normal listing then its TYPE pubsub listing: the tail's length says which lines are pub/sub."""
+
+    def line(n: int, pubsub: bool) -> str:
+        return f"id={n + 1} addr=10.0.0.1:{n} fd=8 name= age=1 idle=0 flags={'P' if pubsub else 'N'} db=0 cmd=ping\n"
+
+    normal = "".join(line(n, False) for n, p in enumerate(subscribed) if not p)
+    pubsub = "".join(line(n, True) for n, p in enumerate(subscribed) if p)
+    typed = ClientList(normal + pubsub, links_excluded=True, pubsub_tail=pubsub.count("\n"))
+    flagged = ClientList(normal + pubsub)
+    lines = [i for i in range(len(subscribed)) if i not in skipped]
+    expected = (
+        sorted(int(n) for i, n in enumerate(flagged.column("id")) if i in lines and flagged.column("flags")[i] != "P"),
+        sorted(int(n) for i, n in enumerate(flagged.column("id")) if i in lines and flagged.column("flags")[i] == "P"),
+    )
+    for listing in (typed, flagged):
+        normal_ids, pubsub_ids = listing.ids_by_type(lines)
+        assert (sorted(normal_ids), sorted(pubsub_ids)) == expected
+    assert typed.lines_of({1, 99}) == ([typed.ids.index(1)] if subscribed else [])
