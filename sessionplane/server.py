@@ -187,6 +187,20 @@ def reuseport_socket(family: socket.AddressFamily, address: tuple[str, int]) -> 
     return sock
 
 
+def reserve_port(host: str, port: int) -> ReusePortSocket:
+    """The supervisor's socket on ``host:port``; OSError when the port is taken, by a SO_REUSEPORT server too.
+
+    A SO_REUSEPORT bind alone would join another server of the same user already on the port, so a
+    plain bind (SO_REUSEADDR only: old TIME_WAIT connections do not count) checks it first.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        address = probe.getsockname()[:2]  # port 0: the port the kernel picked
+    return reuseport_socket(family, address)
+
+
 def serve_workers(settings: Settings, *, workers: int) -> None:
     """N worker processes on one port, each a full replica (services, background loops).
 
@@ -196,8 +210,7 @@ def serve_workers(settings: Settings, *, workers: int) -> None:
     """
     config = WorkerConfig(settings, workers=workers)
     try:
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        reserved = reuseport_socket(family, (config.host, config.port))
+        reserved = reserve_port(config.host, config.port)
     except OSError as exc:
         log.error("cannot listen on %s:%d (%s)", config.host, config.port, exc.strerror or exc)
         sys.exit(STARTUP_FAILURE)  # as uvicorn does when it cannot bind

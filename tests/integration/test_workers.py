@@ -6,6 +6,8 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -146,3 +148,22 @@ def test_each_worker_listens_on_its_own_socket_and_new_connections_reach_both(tm
         finally:
             for connection in connections:
                 connection.close()
+
+
+@pytest.mark.postgres
+def test_workers_refuse_a_port_another_so_reuseport_server_listens_on(tmp_path):
+    with postgres_database() as url, socket.socket() as taken:
+        # What another `serve --workers` on this port holds: a SO_REUSEPORT listener of the same user.
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "sessionplane", "serve", "--workers", "2", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SESSIONPLANE_DATA_DIR": str(tmp_path / "data"), "SESSIONPLANE_DATABASE_URL": url},
+            timeout=120,  # without the check it would serve, sharing the port
+        )
+    assert result.returncode == 3
+    assert f"ERROR sessionplane.server: cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
