@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import sys
 import uuid
 from typing import Any, ClassVar
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
@@ -163,11 +166,53 @@ class WorkerConfig(uvicorn.Config):
         super().load()
 
 
-def serve_workers(settings: Settings, *, workers: int) -> None:
-    """N worker processes on one listening socket, each a full replica (services, background loops).
+class ReusePortSocket(socket.socket):
+    """A TCP socket bound with SO_REUSEPORT that, pickled for a spawned worker, becomes a new one on its address.
 
-    uvicorn's supervisor binds the socket once, restarts a worker that dies and stops them all on
-    SIGTERM/SIGINT. The workers share the store like any replicas: PostgreSQL only (the caller checks).
+    SO_REUSEPORT: each worker listens on its own socket and the kernel spreads new connections over
+    them by hash; on one shared socket the worker that wins ``accept`` took most keep-alive clients.
+    The supervisor's socket is bound but never listens: it reserves the port and fails at once when
+    the port is taken, and the kernel hands connections only to listening sockets.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reuseport_socket, (self.family, self.getsockname()[:2])
+
+
+def reuseport_socket(family: socket.AddressFamily, address: tuple[str, int]) -> ReusePortSocket:
+    sock = ReusePortSocket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+def reserve_port(host: str, port: int) -> ReusePortSocket:
+    """The supervisor's socket on ``host:port``; OSError when the port is taken, by a SO_REUSEPORT server too.
+
+    A SO_REUSEPORT bind alone would join another server of the same user already on the port, so a
+    plain bind (SO_REUSEADDR only: old TIME_WAIT connections do not count) checks it first.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        address = probe.getsockname()[:2]  # port 0: the port the kernel picked
+    return reuseport_socket(family, address)
+
+
+def serve_workers(settings: Settings, *, workers: int) -> None:
+    """N worker processes on one port, each a full replica (services, background loops).
+
+    uvicorn's supervisor restarts a worker that dies and stops them all on SIGTERM/SIGINT; it hands
+    each worker it starts the port's socket, which arrives as the worker's own (``ReusePortSocket``).
+    The workers share the store like any replicas: PostgreSQL only (the caller checks).
     """
     config = WorkerConfig(settings, workers=workers)
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+    try:
+        reserved = reserve_port(config.host, config.port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d (%s)", config.host, config.port, exc.strerror or exc)
+        sys.exit(STARTUP_FAILURE)  # as uvicorn does when it cannot bind
+    log.info("serving on http://%s:%d with %d workers", config.host, reserved.getsockname()[1], workers)
+    Multiprocess(config, sockets=[reserved]).run()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,6 +34,20 @@ def worker_pids(serve: ServeProcess) -> list[int]:
     pid = serve.process.pid
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return sorted(int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes())
+
+
+def tcp_sockets(pid: int, port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on local ``port`` in ``state`` (0A listen, 01 established) that ``pid`` holds."""
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            held.add(target[8:-1])
+    rows = [line.split() for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]]
+    return {r[9] for r in rows if r[9] in held and r[3] == state and int(r[1].rsplit(":", 1)[1], 16) == port}
 
 
 def wait_for(condition, what: str):
@@ -101,3 +118,52 @@ def test_workers_serve_one_store_and_a_killed_worker_is_replaced(tmp_path, clust
             for _ in range(10):
                 refused = instances(serve.url, project, token)
                 assert (refused.status_code, refused.json()["error_code"]) == (401, "APIG.0307")
+
+
+@pytest.mark.postgres
+def test_each_worker_listens_on_its_own_socket_and_new_connections_reach_both(tmp_path):
+    with (
+        postgres_database() as url,
+        ServeProcess(
+            tmp_path / "data", tmp_path / "serve.log", args=("--workers", "2"), SESSIONPLANE_DATABASE_URL=url
+        ) as serve,
+    ):
+        pids = wait_for(lambda: len(p := worker_pids(serve)) == 2 and p, "two workers")
+        listening = wait_for(
+            lambda: all(ls := [tcp_sockets(pid, serve.port, "0A") for pid in pids]) and ls, "both workers to listen"
+        )
+        assert [len(inodes) for inodes in listening] == [1, 1]
+        assert listening[0] != listening[1]  # two sockets (SO_REUSEPORT), not one shared
+        assert serve.process is not None
+        assert tcp_sockets(serve.process.pid, serve.port, "0A") == set()  # the supervisor only reserves the port
+
+        connections = [socket.create_connection(("127.0.0.1", serve.port)) for _ in range(40)]
+        try:
+            # The kernel hands each new connection to one listener by hash: 40 land on both workers.
+            held = wait_for(
+                lambda: sum(c := [len(tcp_sockets(pid, serve.port, "01")) for pid in pids]) == 40 and c,
+                "the 40 connections to be accepted",
+            )
+            assert all(held), held
+        finally:
+            for connection in connections:
+                connection.close()
+
+
+@pytest.mark.postgres
+def test_workers_refuse_a_port_another_so_reuseport_server_listens_on(tmp_path):
+    with postgres_database() as url, socket.socket() as taken:
+        # What another `serve --workers` on this port holds: a SO_REUSEPORT listener of the same user.
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "sessionplane", "serve", "--workers", "2", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SESSIONPLANE_DATA_DIR": str(tmp_path / "data"), "SESSIONPLANE_DATABASE_URL": url},
+            timeout=120,  # without the check it would serve, sharing the port
+        )
+    assert result.returncode == 3
+    assert f"ERROR sessionplane.server: cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
