@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 _ID = re.compile(r"\nid=(\d+)")
+_FIRST_ID = re.compile(r"id=(\d+)")
 # The address up to its last colon (the greedy run backs off to it): the IP (IPv6 in brackets), or a
 # unix socket's path. A line where it finds none makes the column fall back to ``ip_of`` per line.
 _IP = re.compile(r" addr=([^ \n]*):")
@@ -27,9 +28,10 @@ _IP = re.compile(r" addr=([^ \n]*):")
 def parse_line(line: str) -> dict[str, str]:
     """General parse of one line; a token without ``=`` continues the previous value (as redis-py does)."""
     tokens = line.split(" ")
-    if all("=" in token for token in tokens):  # every real line: one C-level pass per token
-        return dict(token.split("=", 1) for token in tokens)  # type: ignore[misc]
-    return _parse_tokens(tokens)
+    try:
+        return dict(token.split("=", 1) for token in tokens)  # type: ignore[misc]  # every real line
+    except ValueError:  # a token without "=": a value with a space in it
+        return _parse_tokens(tokens)
 
 
 def _parse_tokens(tokens: list[str]) -> dict[str, str]:
@@ -128,7 +130,10 @@ class ClientList:
 
     @cached_property
     def _ids_found(self) -> list[str]:
-        return _ID.findall("\n" + self.text)
+        # The first line's ID apart: ``"\n" + text`` would copy a reply of megabytes to find one more.
+        first = _FIRST_ID.match(self.text)
+        rest = _ID.findall(self.text)
+        return [first.group(1), *rest] if first else rest
 
     @cached_property
     def ids(self) -> list[int]:
