@@ -32,6 +32,8 @@ from urllib.parse import quote
 
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+_SDK_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote(safe="~") leaves as it is
 _EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 _CONTENT_HASH_HEADER = "x-sdk-content-sha256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -76,14 +78,18 @@ def parse_authorization(value: str) -> AuthorizationHeader:
 
 
 def parse_sdk_date(value: str) -> datetime:
+    # Read by its fixed positions: strptime costs a tenth of a small signed call.
+    match = _SDK_DATE.fullmatch(value) if isinstance(value, str) else None
     try:
-        return datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC)
-    except (TypeError, ValueError):
+        if match is None:
+            raise ValueError(value)
+        return datetime(*map(int, match.groups()), tzinfo=UTC)
+    except ValueError:
         raise SignatureError("malformed", "X-Sdk-Date must be YYYYMMDDTHHMMSSZ") from None
 
 
 def _encode(text: str) -> str:
-    return quote(text, safe="~")
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="~")
 
 
 def canonical_uri(path: str) -> str:

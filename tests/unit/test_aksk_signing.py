@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from huaweicloudsdkcore.sdk_request import SdkRequest
@@ -13,6 +13,7 @@ from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sessionplane.auth import signing
 from sessionplane.auth.signing import (
     SignatureError,
     SignedRequest,
@@ -233,3 +234,23 @@ def test_malformed_authorization(value):
     with pytest.raises(SignatureError) as caught:
         parse_authorization(value)
     assert caught.value.reason == "malformed"
+
+
+@given(st.text(max_size=40))
+def test_segments_are_encoded_exactly_as_quote_does(text):
+    assert signing._encode(text) == quote(text, safe="~")
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_sdk_dates_read_by_position_agree_with_strptime(moment):
+    value = moment.strftime(signing.DATE_FORMAT)
+    assert signing.parse_sdk_date(value) == datetime.strptime(value, signing.DATE_FORMAT).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "20261125T250000Z", "20261331T000000Z", "2026112T000000Z", "20261125T000000", "２０２６1125T000000Z", None],
+)
+def test_malformed_sdk_dates_are_refused(value):
+    with pytest.raises(signing.SignatureError):
+        signing.parse_sdk_date(value)
