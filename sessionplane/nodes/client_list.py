@@ -183,12 +183,13 @@ class ClientList:
 
     def lines_of(self, client_ids: Iterable[int]) -> list[int]:
         """Line numbers of the given client IDs that are in the list (few IDs: a C-level scan each)."""
-        ids, present = self.ids, self._id_set
-        return [ids.index(c) for c in client_ids if c in present]
-
-    @cached_property
-    def _id_set(self) -> frozenset[int]:
-        return frozenset(self.ids)
+        ids, found = self.ids, []
+        for client_id in client_ids:
+            try:
+                found.append(ids.index(client_id))
+            except ValueError:
+                continue
+        return found
 
     def ids_by_type(self, lines: Iterable[int]) -> tuple[list[int], list[int]]:
         """IDs of ``lines``: the normal clients', and the pub/sub clients' (the TYPE a kill must name).

@@ -34,7 +34,7 @@ class Protection:
         """
         return (
             listing.ids_with_replication_flag()
-            | own_ids.intersection(listing.ids)
+            | {listing.ids[line] for line in listing.lines_of(own_ids)}
             | listing.ids_with_value("name", self.names)
             | listing.ids_with_value("user", self.users)
         )
