@@ -84,11 +84,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         ],
     )
     app.state.services = svc
-    routers = (tokens, sessions, instances, fleet, history, rules, audit, permissions, admin, ops, docs)
-    for router in (r.router for r in routers):
+    modules = (tokens, sessions, instances, fleet, history, rules, audit, permissions, admin, ops, docs)
+    routers = [m.router for m in modules]
+    for router in routers:
         app.include_router(router)
     docs.mount_assets(app)
-    openapi.install(app, body_models=(*schemas.BODY_MODELS, *fleet_schemas.BODY_MODELS, *rules_schemas.BODY_MODELS))
+    body_models = (*schemas.BODY_MODELS, *fleet_schemas.BODY_MODELS, *rules_schemas.BODY_MODELS)
+    openapi.install(app, body_models=body_models, routers=routers)
     app.mount("/console", console_app())
     errors.install(app)
     return app

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from sessionplane.api import deps
 from sessionplane.api.schemas import SCHEMA_REF
 
 
-def install(app: FastAPI, *, body_models: Sequence[type[BaseModel]]) -> None:
+def install(app: FastAPI, *, body_models: Sequence[type[BaseModel]], routers: Sequence[APIRouter]) -> None:
     build = app.openapi
 
     def document() -> dict[str, Any]:
@@ -27,6 +30,25 @@ def install(app: FastAPI, *, body_models: Sequence[type[BaseModel]]) -> None:
                 schema = model.model_json_schema(ref_template=SCHEMA_REF)
                 components.update(schema.pop("$defs", {}))
                 components[model.__name__] = schema
+            _declare_token_scheme(routers, doc)
         return doc
 
     app.openapi = document  # type: ignore[method-assign]
+
+
+def _declare_token_scheme(routers: Sequence[APIRouter], doc: dict[str, Any]) -> None:
+    """``security: X-Auth-Token`` on every operation that authenticates its caller (``deps.AUTHENTICATED``).
+
+    The routers are included without a prefix: their routes' paths are the document's.
+    """
+    scheme = deps.auth_token
+    schemes = doc["components"].setdefault("securitySchemes", {})
+    schemes[scheme.scheme_name] = scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for route in (r for router in routers for r in router.routes):
+        if isinstance(route, APIRoute) and route.include_in_schema and _authenticates(route.dependant):
+            for method in route.methods:
+                doc["paths"][route.path_format][method.lower()]["security"] = [{scheme.scheme_name: []}]
+
+
+def _authenticates(dependant: Dependant) -> bool:
+    return any(d.call in deps.AUTHENTICATED or _authenticates(d) for d in dependant.dependencies)
