@@ -88,9 +88,11 @@ class NodeAdapter:
         async def run(pool: NodePool, connection: NodeConnection) -> NodeListing:
             if typed:
                 normal, pubsub = await connection.batch(_TYPED_LISTING, 2)
-                if not isinstance(normal, ReplyError) and not isinstance(pubsub, ReplyError):
+                if isinstance(normal, bytes) and isinstance(pubsub, bytes):  # else refused: asked plainly below
                     own = await pool.settled()
-                    return NodeListing(normal + pubsub, own, links_excluded=True, pubsub_tail=pubsub.count(b"\n"))
+                    return NodeListing(
+                        _lines(normal) + _lines(pubsub), own, links_excluded=True, pubsub_tail=_count(pubsub)
+                    )
             reply = _checked(await connection.call("CLIENT", "LIST", *args))
             if typed:
                 self._untyped.add(node.id)  # it lists its clients, but not by TYPE: ask it plainly from now on
@@ -213,6 +215,15 @@ class NodeAdapter:
 _TYPED_LISTING = hiredis.pack_command(("CLIENT", "LIST", "TYPE", "normal")) + hiredis.pack_command(
     ("CLIENT", "LIST", "TYPE", "pubsub")
 )
+
+
+def _lines(reply: bytes) -> bytes:
+    """A listing ending with its line's newline (every server writes one; joined listings need it)."""
+    return reply if not reply or reply.endswith(b"\n") else reply + b"\n"
+
+
+def _count(reply: bytes) -> int:
+    return _lines(reply).count(b"\n")
 
 
 def _checked(reply: Any) -> Any:
