@@ -46,15 +46,16 @@ def _services(request: Request) -> Services:
 
 
 async def request_view(request: Request) -> RequestView:
+    scope = request.scope  # path and scheme read from the scope: ``request.url`` rebuilds the whole URL
     return RequestView(
         method=request.method,
-        path=request.url.path,
+        path=scope["path"],
         query=tuple(request.query_params.multi_items()),
         headers=request.headers,
         body=await request.body() if signs_body(request.headers) else b"",
         path_project_id=request.path_params.get("project_id"),
         client_ip=request.client.host if request.client else None,
-        secure=request.url.scheme == "https",
+        secure=scope.get("scheme") == "https",
     )
 
 
