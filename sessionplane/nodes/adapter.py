@@ -18,6 +18,7 @@ pubsub`` pipelined: the node leaves out replication links itself), and a close i
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from sessionplane.nodes.wire import Endpoint, NodeConnection, ReplyError, tls_co
 from sessionplane.settings import Settings
 
 T = TypeVar("T")
+KillIds = tuple[Sequence[int], Sequence[int]]  # normal clients' IDs, pub/sub clients' IDs
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,44 @@ class NodeAdapter:
             return sum(_checked(r) for r in await connection.batch(payload, count))
 
         return await self._run(node, "kill", run) if count else 0
+
+    async def kill_in_slices(
+        self,
+        node: Node,
+        first: KillIds,
+        slices: Sequence[Sequence[int]],
+        decide: Callable[[NodeListing], KillIds],
+    ) -> int:
+        """Close ``first`` (normal, pub/sub client IDs), then, slice after slice, what ``decide`` picks from
+        ``CLIENT LIST ID <slice>``; returns how many clients the node closed.
+
+        One connection, pipelined: each slice's listing is sent ahead of the previous slice's kills, so
+        ``decide`` works on it while the node is still killing. Thousands of IDs close in the node's
+        time for the kills plus one slice, not plus the parsing of every line. Each ID is listed before
+        it is killed, and each kill names the client's TYPE, as in ``kill``.
+        """
+
+        async def run(pool: NodePool, connection: NodeConnection) -> int:
+            unread: collections.deque[int] = collections.deque()  # kill replies per batch, in send order
+
+            def send(listing: Sequence[int] | None, kills: KillIds) -> None:
+                if listing is not None:
+                    connection.send(hiredis.pack_command(("CLIENT", "LIST", "ID", *listing)), 1)
+                normal, pubsub = kills
+                connection.send(pack_kills(normal, "normal") + pack_kills(pubsub, "pubsub"), len(normal) + len(pubsub))
+                unread.append(len(normal) + len(pubsub))
+
+            closed = 0
+            send(slices[0] if slices else None, first)
+            for n in range(len(slices)):
+                (reply,) = await connection.replies(1)  # slice n's listing, ahead of the kills sent before it
+                kills = decide(NodeListing(_checked(reply), await pool.settled()))
+                send(slices[n + 1] if n + 1 < len(slices) else None, kills)
+                closed += sum(_checked(r) for r in await connection.replies(unread.popleft()))
+            closed += sum(_checked(r) for r in await connection.replies(unread.popleft()))
+            return closed
+
+        return await self._run(node, "kill", run)
 
     async def ping(self, node: Node) -> None:
         async def run(_pool: NodePool, connection: NodeConnection) -> None:

@@ -52,6 +52,7 @@ class NodeConnection:
         self._parser = hiredis.Reader()
         self.client_id = 0
         self.broken = False
+        self._unread = 0  # replies sent for and not read yet
 
     @classmethod
     async def open(
@@ -91,8 +92,24 @@ class NodeConnection:
 
         Cancelling (the caller's deadline) leaves replies unread: the connection is then broken.
         """
+        self.send(payload, count)
+        return await self.replies(count)
+
+    def send(self, payload: bytes, count: int) -> None:
+        """Write ``count`` packed commands; ``replies`` reads their replies, in the order they were sent.
+
+        Several sends may precede their replies (a pipeline the node works through while we read).
+        """
+        if not count:
+            return
+        self._unread += count
         self.broken = True  # until every reply is read
         self._writer.write(payload)
+
+    async def replies(self, count: int) -> list[Any]:
+        """The next ``count`` replies of what was sent."""
+        if not count:
+            return []  # nothing asked: nothing to read (and a pending reply is the next call's)
         await self._writer.drain()
         replies: list[Any] = []
         gets = self._parser.gets
@@ -101,7 +118,8 @@ class NodeConnection:
             while reply is not False:
                 replies.append(reply)
                 if len(replies) == count:
-                    self.broken = False
+                    self._unread -= count
+                    self.broken = self._unread > 0
                     return replies
                 reply = gets()
             data = await self._reader.read(1 << 20)

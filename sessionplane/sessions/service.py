@@ -24,7 +24,7 @@ from sessionplane.errors import (
 )
 from sessionplane.iam.actions import DELETE_SESSION
 from sessionplane.inventory.records import Instance, Node
-from sessionplane.nodes.adapter import NodeAdapter, NodeListing
+from sessionplane.nodes.adapter import KillIds, NodeAdapter, NodeListing
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
 from sessionplane.sessions.fanout import bounded
@@ -34,6 +34,7 @@ from sessionplane.sessions.selector import Criteria, Selector
 from sessionplane.settings import Settings
 
 _USABLE_INSTANCE_STATES = frozenset({"normal", "abnormal"})
+ID_SLICE = 1000  # session IDs listed and closed per slice of a close by IDs (NodeAdapter.kill_in_slices)
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,13 @@ class NodeOutcome:
     closed: int = 0
     error: SessionplaneError | None = None
     newest_id: int = 0  # the newest client ID the close's listing showed (reconnect tracking's line)
-    # The listing and the lines it closed: who they were is worked out by reconnect tracking, in the
-    # background, after the answer (three columns and a count over thousands of lines).
-    closed_lines: tuple[ClientList, Sequence[int]] | None = field(default=None, repr=False)
+    # The listings and the lines of each that it closed: who they were is worked out by reconnect
+    # tracking, in the background, after the answer (three columns and a count over thousands of lines).
+    closed_lines: tuple[tuple[ClientList, Sequence[int]], ...] = field(default=(), repr=False)
 
     def closed_identities(self) -> Counter[tuple[str, str, str]]:
         """(ip, name, user) of each session this close closed."""
-        return selection.identities(*self.closed_lines) if self.closed_lines else Counter()
+        return sum((selection.identities(listing, lines) for listing, lines in self.closed_lines), Counter())
 
     def audit(self) -> dict[str, Any]:
         if self.error:
@@ -104,10 +105,11 @@ class SessionService:
     async def read(self, instance: Instance, node: Node, selector: Selector | None = None) -> NodeRead:
         """The node's client sessions and, among them, those ``selector`` picks (all when None)."""
         self.require_usable(instance, node)
-        reply = await self._client_list(node, selector)
+        return self._node_read(instance, node, await self._client_list(node, selector), selector)
+
+    def _node_read(self, instance: Instance, node: Node, reply: NodeListing, selector: Selector | None) -> NodeRead:
         listing = reply.parsed()
-        protection = self.protection(instance)
-        shielded = protection.shielded(listing, reply.own_ids)
+        shielded = self.protection(instance).shielded(listing, reply.own_ids)
         sessions = selection.client_sessions(listing, shielded)
         selected = selector.lines(listing, sessions) if selector else sessions
         return NodeRead(instance, node, listing, shielded, sessions, selected)
@@ -127,7 +129,7 @@ class SessionService:
             matched=len(lines),
             closed=closed,
             newest_id=max(read.listing.ids, default=0),
-            closed_lines=(read.listing, lines),
+            closed_lines=((read.listing, lines),),
         )
 
     def track_reconnects(
@@ -211,7 +213,10 @@ class SessionService:
     async def close_node(self, *, meta: RequestMeta, instance: Instance, node: Node, selector: Selector) -> int:
         self.require_usable(instance, node)
         recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node.id, selector)))
-        outcome = await self._close_one(instance, node, selector, recorded)
+        if selector.session_ids is not None:
+            outcome = await self._close_ids(instance, node, selector, recorded)
+        else:
+            outcome = await self._close_one(instance, node, selector, recorded)
         event = await recorded
         await self._finish(event, [outcome])
         self.track_reconnects(event, [node], [outcome])
@@ -248,19 +253,59 @@ class SessionService:
         """Read, then close once the audit record is durable (``recorded``); its failure propagates."""
         try:
             read = await self.read(instance, node, selector)
-        except QuerySessionFailed as exc:
-            # The node answered but would not list its clients: for the caller, the close failed there.
-            return NodeOutcome(node.id, error=KillSessionFailed(f"{KillSessionFailed.default_message} {exc.message}"))
         except SessionplaneError as exc:
-            return NodeOutcome(node.id, error=exc)
+            return _unread(node, exc)
         await recorded
         try:
             return await self.kill(read, read.selected, everything=selector.selects_everything)
         except SessionplaneError as exc:
             return NodeOutcome(node.id, matched=len(read.selected), error=exc)
 
+    async def _close_ids(
+        self, instance: Instance, node: Node, selector: Selector, recorded: Awaitable[str]
+    ) -> NodeOutcome:
+        """``_close_one`` for a close by session IDs, in slices of ``ID_SLICE``: the first slice is read and
+        decided here; each next one is listed by the node ahead of the kills before it
+        (``NodeAdapter.kill_in_slices``), so thousands of IDs are not all parsed before the first kill."""
+        ids = selector.session_ids or ()
+        slices = [ids[i : i + ID_SLICE] for i in range(0, len(ids), ID_SLICE)]
+        reads: list[NodeRead] = []
+
+        def decide(reply: NodeListing) -> KillIds:
+            read = self._node_read(instance, node, reply, selector)
+            reads.append(read)
+            plan = selection.plan_close(
+                read.listing, read.selected, shielded=read.shielded, everything=False, per_user=False
+            )
+            return plan.ids, plan.pubsub_ids
+
+        try:
+            first = decide(await self._nodes.client_list(node, args=("ID", *slices[0])))
+        except SessionplaneError as exc:
+            return _unread(node, exc)
+        await recorded
+        try:
+            closed = await self._nodes.kill_in_slices(node, first, slices[1:], decide)
+        except SessionplaneError as exc:
+            return NodeOutcome(node.id, matched=sum(len(r.selected) for r in reads), error=exc)
+        return NodeOutcome(
+            node.id,
+            matched=sum(len(r.selected) for r in reads),
+            closed=closed,
+            newest_id=max((max(r.listing.ids, default=0) for r in reads), default=0),
+            closed_lines=tuple((r.listing, r.selected) for r in reads),
+        )
+
     async def _finish(self, event: str, outcomes: Sequence[NodeOutcome]) -> None:
         await self._audit.finish(event, **close_outcome(outcomes))
+
+
+def _unread(node: Node, error: SessionplaneError) -> NodeOutcome:
+    """A close that could not read its node: a node that answered but would not list its clients
+    failed the close there, for the caller."""
+    if isinstance(error, QuerySessionFailed):
+        error = KillSessionFailed(f"{KillSessionFailed.default_message} {error.message}")
+    return NodeOutcome(node.id, error=error)
 
 
 def close_outcome(outcomes: Sequence[NodeOutcome]) -> dict[str, Any]:

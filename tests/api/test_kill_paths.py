@@ -19,6 +19,7 @@ from sessionplane import admin
 from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import NodeSpec
+from sessionplane.sessions import service as session_service
 from tests.support import RawSession, client_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
@@ -96,6 +97,45 @@ def test_close_all_spares_links_own_and_protected_and_counts_exactly(service, ap
     # "app" has no shielded session: one pass per type; "default" holds the guardian (and, when we
     # share it, our own connections): its three client sessions go by ID.
     assert _kill_calls(primary) - kills_before == 2 + 3
+
+
+def test_a_close_by_ids_in_slices_keeps_every_guarantee_and_counts_exactly(
+    service, api, tenant, cluster, sessions, monkeypatch
+):
+    """A close of more IDs than one slice lists and closes them slice by slice, each slice listed while the
+    node still kills the one before: across slices, the same sessions go and stay as in one piece."""
+    monkeypatch.setattr(session_service, "ID_SLICE", 2)  # seven slices for these thirteen IDs
+    primary = cluster.start_server()
+    replica = cluster.start_server(replica_of=primary)
+    _acl(primary, "app", "ops")
+    instance = _register(service, tenant, primary, own_user=False, protected_users=["ops"])
+    apps = [sessions(primary, user="app", password=APP_PASSWORD, name=f"app-{i}") for i in range(5)]
+    subscribers = [sessions(primary, user="app", password=APP_PASSWORD, name=f"events-{i}") for i in range(2)]
+    for subscriber in subscribers:
+        subscriber.call("SUBSCRIBE", "news")
+    ops = sessions(primary, user="ops", password=APP_PASSWORD, name="ops-shell")
+    guardian = sessions(primary, name="guardian")
+    bystander = sessions(primary, user="app", password=APP_PASSWORD, name="not-named")
+    link = _replica_link_ids(primary, replica)
+    api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")  # opens our pool
+    own = service.call(service.services.nodes.own_ids(instance.nodes[0]))
+    closed = [*apps, *subscribers]
+    named = [s.id for s in closed] + [ops.id, guardian.id, *link, *own, 999_999]
+
+    response = api.request(
+        "DELETE",
+        f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
+        json={"is_all": False, "session_ids": [str(i) for i in named]},
+    )
+
+    assert response.status_code == 200, response.text
+    assert all(s.closed_by_node() for s in closed)
+    remaining = client_ids(primary)
+    assert not {s.id for s in closed} & remaining
+    assert ops.alive() and guardian.alive() and bystander.alive()
+    assert own <= remaining and _replica_link_ids(primary, replica) == link
+    event = _audit(service, response.headers["X-Request-Id"])
+    assert event.node_results == ({"node_id": instance.nodes[0].id, "closed": len(closed)},)
 
 
 def test_a_client_named_like_us_is_listed_counted_and_closed_by_id(api, tenant, cluster, sessions, register):
