@@ -47,12 +47,13 @@ def _services(request: Request) -> Services:
 
 async def request_view(request: Request) -> RequestView:
     scope = request.scope  # path and scheme read from the scope: ``request.url`` rebuilds the whole URL
+    signed = signs_body(request.headers)
     return RequestView(
         method=request.method,
         path=scope["path"],
-        query=tuple(request.query_params.multi_items()),
+        query=tuple(request.query_params.multi_items()) if signed else (),  # only a signature covers it
         headers=request.headers,
-        body=await request.body() if signs_body(request.headers) else b"",
+        body=await request.body() if signed else b"",
         path_project_id=request.path_params.get("project_id"),
         client_ip=request.client.host if request.client else None,
         secure=scope.get("scheme") == "https",

@@ -161,7 +161,8 @@ class QueryGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = _conflicting_parameter(scope.get("query_string", b"")) if scope["type"] == "http" else None
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        name = _conflicting_parameter(query) if b"&" in query else None  # one parameter cannot conflict
         if name is None:
             await self.app(scope, receive, send)
             return
