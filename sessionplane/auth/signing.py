@@ -78,7 +78,7 @@ def parse_authorization(value: str) -> AuthorizationHeader:
 
 
 def parse_sdk_date(value: str) -> datetime:
-    # Read by its fixed positions: strptime costs a tenth of a small signed call.
+    # Read by its fixed positions: strptime alone was 2% of a small signed call's server CPU.
     match = _SDK_DATE.fullmatch(value) if isinstance(value, str) else None
     try:
         if match is None:

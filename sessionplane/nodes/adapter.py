@@ -124,10 +124,10 @@ class NodeAdapter:
         node: Node,
         first: KillIds,
         slices: Sequence[Sequence[int]],
-        decide: Callable[[NodeListing], KillIds],
+        decide: Callable[[int, NodeListing], KillIds],
     ) -> int:
-        """Close ``first`` (normal, pub/sub client IDs), then, slice after slice, what ``decide`` picks from
-        ``CLIENT LIST ID <slice>``; returns how many clients the node closed.
+        """Close ``first`` (normal, pub/sub client IDs), then, slice after slice, what ``decide(n, listing)``
+        picks from ``CLIENT LIST ID <slices[n]>``; returns how many clients the node closed.
 
         One connection, pipelined: each slice's listing is sent ahead of the previous slice's kills, so
         ``decide`` works on it while the node is still killing. Thousands of IDs close in the node's
@@ -149,7 +149,7 @@ class NodeAdapter:
             send(slices[0] if slices else None, first)
             for n in range(len(slices)):
                 (reply,) = await connection.replies(1)  # slice n's listing, ahead of the kills sent before it
-                kills = decide(NodeListing(_checked(reply), await pool.settled()))
+                kills = decide(n, NodeListing(_checked(reply), await pool.settled()))
                 send(slices[n + 1] if n + 1 < len(slices) else None, kills)
                 closed += sum(_checked(r) for r in await connection.replies(unread.popleft()))
             closed += sum(_checked(r) for r in await connection.replies(unread.popleft()))

@@ -269,31 +269,30 @@ class SessionService:
         (``NodeAdapter.kill_in_slices``), so thousands of IDs are not all parsed before the first kill."""
         ids = selector.session_ids or ()
         slices = [ids[i : i + ID_SLICE] for i in range(0, len(ids), ID_SLICE)]
-        reads: list[NodeRead] = []
+        reads: dict[int, NodeRead] = {}  # by slice: a retried connection reads a slice again
 
-        def decide(reply: NodeListing) -> KillIds:
-            read = self._node_read(instance, node, reply, selector)
-            reads.append(read)
+        def decide(n: int, reply: NodeListing) -> KillIds:
+            read = reads[n] = self._node_read(instance, node, reply, selector)
             plan = selection.plan_close(
                 read.listing, read.selected, shielded=read.shielded, everything=False, per_user=False
             )
             return plan.ids, plan.pubsub_ids
 
         try:
-            first = decide(await self._nodes.client_list(node, args=("ID", *slices[0])))
+            first = decide(0, await self._nodes.client_list(node, args=("ID", *slices[0])))
         except SessionplaneError as exc:
             return _unread(node, exc)
         await recorded
         try:
-            closed = await self._nodes.kill_in_slices(node, first, slices[1:], decide)
+            closed = await self._nodes.kill_in_slices(node, first, slices[1:], lambda n, reply: decide(n + 1, reply))
         except SessionplaneError as exc:
-            return NodeOutcome(node.id, matched=sum(len(r.selected) for r in reads), error=exc)
+            return NodeOutcome(node.id, matched=sum(len(r.selected) for r in reads.values()), error=exc)
         return NodeOutcome(
             node.id,
-            matched=sum(len(r.selected) for r in reads),
+            matched=sum(len(r.selected) for r in reads.values()),
             closed=closed,
-            newest_id=max((max(r.listing.ids, default=0) for r in reads), default=0),
-            closed_lines=tuple((r.listing, r.selected) for r in reads),
+            newest_id=max((max(r.listing.ids, default=0) for r in reads.values()), default=0),
+            closed_lines=tuple((r.listing, r.selected) for r in reads.values()),
         )
 
     async def _finish(self, event: str, outcomes: Sequence[NodeOutcome]) -> None:
