@@ -130,9 +130,9 @@ class NodeAdapter:
         picks from ``CLIENT LIST ID <slices[n]>``; returns how many clients the node closed.
 
         One connection, pipelined: each slice's listing is sent ahead of the previous slice's kills, so
-        ``decide`` works on it while the node is still killing. Thousands of IDs close in the node's
-        time for the kills plus one slice, not plus the parsing of every line. Each ID is listed before
-        it is killed, and each kill names the client's TYPE, as in ``kill``.
+        ``decide`` works on it while the node is still killing: thousands of IDs close in about the node's
+        time for its listings and kills plus one slice's parsing, not plus the parsing of every line.
+        Each ID is listed before it is killed, and each kill names the client's TYPE, as in ``kill``.
         """
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
