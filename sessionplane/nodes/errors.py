@@ -3,6 +3,7 @@
     the node refused our handshake (credentials, ACL)   -> NodeUnavailable  (DBS.200018)
     TLS verification failed                            -> NodeUnavailable
     connect/read failed, connection closed             -> NodeUnavailable
+    the peer does not speak RESP                       -> NodeUnavailable
     the node deadline expired                          -> NodeUnavailable, saying so
     the node answered a command with an error reply    -> QuerySessionFailed (listing, DBS.301076)
                                                           KillSessionFailed  (closing, DBS.301077)
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 from sessionplane.errors import KillSessionFailed, NodeUnavailable, QuerySessionFailed
-from sessionplane.nodes.wire import HandshakeRefused, ReplyError
+from sessionplane.nodes.wire import HandshakeRefused, ProtocolError, ReplyError
 
 Operation = Literal["query", "kill", "probe"]
 
@@ -42,6 +43,8 @@ def mapped_errors(node_id: str, operation: Operation, deadline: float) -> Iterat
         raise NodeUnavailable(f"Node {node_id}: TLS verification failed ({exc.reason or 'handshake'}).") from exc
     except (OSError, EOFError) as exc:
         raise NodeUnavailable(f"Node {node_id} cannot be reached.") from exc
+    except ProtocolError as exc:
+        raise NodeUnavailable(f"Node {node_id} does not answer as a Redis server.") from exc
     except CommandFailed as exc:
         failure = KillSessionFailed if operation == "kill" else QuerySessionFailed
         raise failure(f"{failure.default_message} Node {node_id} answered: {exc}") from exc

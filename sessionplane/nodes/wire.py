@@ -7,7 +7,7 @@ parsed from one buffer by ``hiredis.Reader`` (C), under the one deadline the cal
 
 The connection knows its own client ID (``CLIENT ID`` in the handshake), which is how the domain
 recognises sessionplane's connections: a name anyone can take, an ID no one else can.
-Errors are raw here (``OSError``, ``ReplyError``, ``EOFError``); ``nodes.errors`` maps them.
+Errors are raw here (``OSError``, ``ReplyError``, ``ProtocolError``, ``EOFError``); ``nodes.errors`` maps them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import hiredis
 
 ReplyError = hiredis.ReplyError
+ProtocolError = hiredis.ProtocolError  # the peer does not speak RESP (an HTTP server at a node's address)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,26 @@ def test_a_frozen_node_answers_within_the_node_deadline_and_says_so(live, cluste
     assert recovered.status_code == 200 and recovered.json()["total_count"] == 1
 
 
+def test_a_node_address_where_another_protocol_answers_is_unavailable_not_a_fault(live):
+    """An instance whose node address is an HTTP server (here this very service): the RESP handshake is
+    answered with ``HTTP/1.1 400``, which no reply parser accepts. Every path says DBS.200018, never 500."""
+    service, project_id, api = live
+    port = int(service.url.rsplit(":", 1)[1])
+    instance = _adopt(service, project_id, NodeSpec(host="127.0.0.1", port=port))
+    node = instance.nodes[0].id
+
+    listing = api.get(f"/v3/{project_id}/redis/nodes/{node}/sessions")
+    close = api.request("DELETE", f"/v3/{project_id}/redis/nodes/{node}/sessions", json={"is_all": True})
+    search = api.post(f"/sessionplane/v1/{project_id}/sessions/search", json={})
+
+    for response in (listing, close):
+        assert response.status_code == 403, response.text
+        assert response.json()["error_code"] == "DBS.200018"
+        assert f"Node {node} does not answer as a Redis server." in response.json()["error_msg"]
+    assert search.status_code == 200, search.text
+    assert [f["node_id"] for f in search.json()["failed_nodes"]] == [node]
+
+
 @pytest.mark.parametrize(("sans", "verified"), [(["localhost", "127.0.0.1"], True), (["wrong.example"], False)])
 def test_tls_nodes_are_verified_by_certificate_and_host_name(live, tmp_path, sans, verified):
     service, project_id, api = live
