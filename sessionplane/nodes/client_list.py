@@ -209,7 +209,7 @@ class ClientList:
 
     # -- the few lines a question is about -----------------------------------------------------
 
-    def ids_with_replication_flag(self) -> set[int]:
+    def ids_with_replication_flag(self) -> frozenset[int]:
         """Replication links: flags containing ``S`` (a replica's link to us) or ``M`` (our link to a master).
 
         Redis and Valkey write ``S`` (or ``O`` for MONITOR) first in the flags and ``M`` right after, and
@@ -217,11 +217,15 @@ class ClientList:
         a regex over every line. Kills by ID also name the client's TYPE (``nodes.adapter``), so a
         replication link is never closed even if a server wrote its flags some other way.
         """
+        return self._replication_ids
+
+    @cached_property
+    def _replication_ids(self) -> frozenset[int]:  # asked for by the protections and again by a close plan
         if self.links_excluded:
-            return set()
+            return frozenset()
         if not self._regular:
-            return {self.ids[i] for i, f in enumerate(self._parsed) if set("MS") & set(f.get("flags", ""))}
-        return {self._id_at(at) for token in (" flags=S", " flags=M") for at in _finds(self.text, token)}
+            return frozenset(self.ids[i] for i, f in enumerate(self._parsed) if set("MS") & set(f.get("flags", "")))
+        return frozenset(self._id_at(at) for token in (" flags=S", " flags=M") for at in _finds(self.text, token))
 
     def ids_with_value(self, field: str, values: Iterable[str]) -> set[int]:
         """IDs of the lines whose ``field`` is exactly one of ``values``."""

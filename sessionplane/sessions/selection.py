@@ -33,8 +33,8 @@ class Protection:
         client name, which any client can take.
         """
         return (
-            listing.ids_with_replication_flag()
-            | {listing.ids[line] for line in listing.lines_of(own_ids)}
+            {listing.ids[line] for line in listing.lines_of(own_ids)}
+            | listing.ids_with_replication_flag()
             | listing.ids_with_value("name", self.names)
             | listing.ids_with_value("user", self.users)
         )
