@@ -39,7 +39,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 OWN_USER, OWN_PASSWORD = "sessionplane", secrets.token_urlsafe(12)
 APP_USER, APP_PASSWORD = "app", secrets.token_urlsafe(12)
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
-RAW_NAME = "bench-raw"  # the baselines' connections, protected on every instance
+RAW_NAME = "bench-raw"  # the baselines' connections: protected by name where sessionplane shares their user
 OWN_GRANTS = ["+client|list", "+client|kill", "+client|setname", "+client|id", "+ping", "+auth", "+hello", "+info"]
 
 
@@ -61,7 +61,7 @@ class Raw:
 
     @classmethod
     async def open(cls, server: RedisServer, *, user: str | None = None, password: str | None = None) -> Raw:
-        """A connection named ``RAW_NAME``: the instances protect that name, so the API never closes it."""
+        """A connection named ``RAW_NAME``, as the default user: every instance protects one or the other."""
         raw = cls(*await asyncio.open_connection(server.host, server.port))
         secret = password if password is not None else server.password
         if secret:
@@ -185,10 +185,12 @@ async def _seed(settings: Settings, groups: Groups, more: Seeder | None = None) 
                 project_id=project.id,
                 name=name,
                 nodes=specs,
-                protected_names=[RAW_NAME],
-                # as the README recommends: the bench's several records of one server, and the workers, are
-                # then never each other's sessions
-                protected_users=[OWN_USER] if own_user else [],
+                # As the README recommends, protected by ACL user where sessionplane has its own: the bench's
+                # several records of one server, and the workers, are then never each other's sessions, and
+                # the baselines' raw connections (the default user) are never closed. Where sessionplane
+                # shares the clients' user, only the raw connections' name can tell them apart.
+                protected_names=[] if own_user else [RAW_NAME],
+                protected_users=[OWN_USER, "default"] if own_user else [],
             )
         key = await services.iam.create_access_key(user_id=user.id)
         if more is not None:

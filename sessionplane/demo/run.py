@@ -123,8 +123,9 @@ async def _seed(
             mode="Cluster",
             tags={"env": "dev", "team": "payments"},
             enterprise_project_id="demo-ep",
-            protected_names=["demo-guardian"],
-            # every sessionplane process (server, CLI, replicas) logs in as this user: all ours, whoever opened it
+            # every sessionplane process (server, CLI, replicas) logs in as this user: all ours, whoever opened it.
+            # Protected by user only, as the README recommends: a protected name would make each close-all
+            # list its nodes before it kills (README, "Give sessionplane its own ACL user").
             protected_users=[OWN_USER_NAME],
         )
         key = await s.iam.create_access_key(user_id=admin_user.id, description="demo")

@@ -135,9 +135,10 @@ class KillPlan:
 def plan_close(
     listing: ClientList, targets: Sequence[int], *, shielded: set[int], everything: bool, per_user: bool
 ) -> KillPlan:
-    """Kill by ID, or, when every client session of the node is targeted (``everything``) and
-    ``per_user`` is allowed, by user: ``CLIENT KILL TYPE normal|pubsub USER u`` closes each user's
-    sessions in one pass of the node instead of one pass per ID (quadratic on Redis 7.0).
+    """Kill by ID, or, when ``targets`` hold every client session of each of their users (``everything``:
+    a close-all, or what is left of one) and ``per_user`` is allowed, by user: ``CLIENT KILL TYPE
+    normal|pubsub USER u`` closes each user's sessions in one pass of the node instead of one pass per
+    ID (quadratic on Redis 7.0).
 
     A user qualifies only if none of its lines is shielded by ID or name (our own connections,
     protected names); protected users are never targets, so they never qualify. Replication links

@@ -28,6 +28,7 @@ from sessionplane.nodes.adapter import KillIds, NodeAdapter, NodeListing
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions import selection
 from sessionplane.sessions.fanout import bounded
+from sessionplane.sessions.known_users import KnownUsers
 from sessionplane.sessions.reconnects import Counted, ReconnectTracker, closed_on
 from sessionplane.sessions.selection import KillPlan, Protection, Statistics
 from sessionplane.sessions.selector import Criteria, Selector
@@ -99,6 +100,7 @@ class SessionService:
         self._settings = settings
         self._reconnects = reconnects
         self._fanout = settings.fanout_concurrency  # nodes of one instance read or closed at once
+        self._known_users = KnownUsers()
 
     # -- one node ----------------------------------------------------------------------------
 
@@ -251,15 +253,65 @@ class SessionService:
         self, instance: Instance, node: Node, selector: Selector, recorded: Awaitable[str]
     ) -> NodeOutcome:
         """Read, then close once the audit record is durable (``recorded``); its failure propagates."""
+        everything = selector.selects_everything
+        if everything and (users := self._users_ahead(instance, node)):
+            return await self._close_all_with_users_ahead(instance, node, users, recorded)
         try:
             read = await self.read(instance, node, selector)
         except SessionplaneError as exc:
             return _unread(node, exc)
+        if everything:
+            self._remember_users(node, read)
         await recorded
         try:
-            return await self.kill(read, read.selected, everything=selector.selects_everything)
+            return await self.kill(read, read.selected, everything=everything)
         except SessionplaneError as exc:
             return NodeOutcome(node.id, matched=len(read.selected), error=exc)
+
+    def _users_ahead(self, instance: Instance, node: Node) -> tuple[str, ...]:
+        """The users a close-all of ``node`` may kill before it has listed the node: those its last close-all
+        found, less the protected users and our own. None where a name is protected: a protected session may
+        sit under any user, and only a listing shows where (then the users are killed after it)."""
+        protection = self.protection(instance)
+        if not self._settings.per_user_kill or protection.names:
+            return ()
+        own = node.username or "default"  # our connections' user: the node's default user without a name
+        return tuple(sorted(self._known_users.of(node.id) - protection.users - {own}))
+
+    def _remember_users(self, node: Node, read: NodeRead) -> None:
+        user = read.listing.column("user")
+        self._known_users.remember(node.id, {user[i] for i in read.sessions} - {""})
+
+    async def _close_all_with_users_ahead(
+        self, instance: Instance, node: Node, users: Sequence[str], recorded: Awaitable[str]
+    ) -> NodeOutcome:
+        """Close-all in one round trip: the node's listing and the kills of ``users`` in one pipeline
+        (``NodeAdapter.list_then_kill_users``); then, from that listing, what those users did not cover (a
+        user new since the last close-all, by user or ID as ``plan_close`` decides)."""
+        try:
+            self.require_usable(instance, node)
+        except SessionplaneError as exc:
+            return _unread(node, exc)
+        await recorded  # nothing is killed before the audit record is durable
+        try:
+            reply, closed = await self._nodes.list_then_kill_users(node, users)
+            read = self._node_read(instance, node, reply, None)
+            self._remember_users(node, read)
+            user, killed = read.listing.column("user"), set(users)
+            rest = [i for i in read.sessions if user[i] not in killed]  # whole users: each user's every session
+            plan = selection.plan_close(
+                read.listing, rest, shielded=read.shielded, everything=True, per_user=self._settings.per_user_kill
+            )
+            closed += await self._execute(node, plan)
+        except SessionplaneError as exc:
+            return _unread(node, exc)
+        return NodeOutcome(
+            node.id,
+            matched=len(read.sessions),
+            closed=closed,
+            newest_id=max(read.listing.ids, default=0),
+            closed_lines=((read.listing, read.sessions),),
+        )
 
     async def _close_ids(
         self, instance: Instance, node: Node, selector: Selector, recorded: Awaitable[str]
