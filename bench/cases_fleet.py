@@ -20,6 +20,7 @@ from bench.harness import (
     Raw,
     Row,
     hold,
+    listed_kill_payload,
     release,
     rounds,
 )
@@ -85,6 +86,10 @@ async def _kill_user(raw: Raw) -> None:
     )
 
 
+async def _listed_kill(raw: Raw) -> None:
+    await raw.batch(listed_kill_payload(APP_USER), 4)
+
+
 async def _columns(raw: Raw, *fields: bytes) -> tuple[bytes, list[list[bytes]]]:
     reply = await raw.call("CLIENT", "LIST")
     return reply, [re.findall(rb" " + f + rb"=(\S*)", reply) for f in fields]
@@ -113,7 +118,10 @@ def instance_close(fleet: Fleet, per_node: int) -> Row:
         f"close all, {nodes} nodes x {per_node} (own ACL user)",
         Contender("sessionplane", lambda: fleet.api("DELETE", close_path), **common),
         Contender("concurrent KILL USER", lambda: _each(fleet, _kill_user), **common),
-        [Contender("concurrent list+kill", lambda: _each(fleet, _list_kill), **common)],
+        [
+            Contender("concurrent list+kill", lambda: _each(fleet, _list_kill), **common),
+            Contender("LIST + KILL USER pipes", lambda: _each(fleet, _listed_kill), **common),
+        ],
         target=1.3 if nodes <= 16 else 1.5,
     )
 

@@ -24,6 +24,7 @@ from bench.harness import (
     Raw,
     Row,
     hold,
+    listed_kill_payload,
     release,
     rounds,
 )
@@ -174,16 +175,23 @@ def close_all(node: Node, count: int) -> Row:
     async def same() -> None:
         await raw_list_then_kill(node)
 
+    async def listed_kill() -> None:
+        assert node.raw
+        await node.raw.batch(listed_kill_payload(node.client_user), 4)
+
     async def prepare() -> None:
         await node.populate(count)
 
     common = {"prepare": prepare, "verify": node.verify_closed, "cleanup": node.drop}
     deployment = "own ACL user" if node.own_user else "shared user"
+    others = [Contender("list + kill by ID", same, **common)]
+    if node.own_user:  # what a close-all sends once it knows the node's users: its floor
+        others.append(Contender("LIST + KILL USER pipe", listed_kill, **common))
     return Row(
         f"close all {count:,} of a node ({deployment})",
         Contender("sessionplane", api, **common),
         Contender(f"KILL USER {node.client_user}", fastest, **common),
-        [Contender("list + kill by ID", same, **common)],
+        others,
         target=1.3 if node.own_user else None,
     )
 

@@ -92,6 +92,14 @@ class Raw:
         self.writer.close()
 
 
+def listed_kill_payload(user: str) -> bytes:
+    """The node's two TYPE listings, then its kills of ``user``, in one pipeline: the raw floor of a
+    close-all that knows the node's users and must still say whom it closed."""
+    listings = [("CLIENT", "LIST", "TYPE", kind) for kind in ("normal", "pubsub")]
+    kills = [("CLIENT", "KILL", "TYPE", kind, "USER", user, "SKIPME", "yes") for kind in ("normal", "pubsub")]
+    return b"".join(hiredis.pack_command(c) for c in (*listings, *kills))
+
+
 class Holder:
     """Client sessions held open by a separate process (``bench.holder``), ``per_node`` on each server."""
 
