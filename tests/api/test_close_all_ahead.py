@@ -9,6 +9,7 @@ closes nothing. Every test runs on real nodes and reads the node afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections.abc import Iterator
@@ -106,14 +107,16 @@ def _replica_link_ids(primary: RedisServer, replica: RedisServer) -> set[int]:
         return {int(c["id"]) for c in p.client_list() if "S" in c["flags"]}
 
 
-def _open_pool_connections(api: httpx.Client, tenant: Tenant, instance: Instance, count: int = 4) -> None:
-    """Concurrent listings: the node's pool opens several of our connections (all under our own user)."""
-    path = f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions"
-    workers = [threading.Thread(target=api.get, args=(path,)) for _ in range(count)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+def _open_pool_connections(service: LiveService, instance: Instance, count: int = 4) -> frozenset[int]:
+    """Concurrent listings on the service's own loop, all started before any ends: the node's pool opens
+    ``count`` connections of ours (HTTP requests from threads may be served one after another)."""
+    nodes, node = service.services.nodes, instance.nodes[0]
+
+    async def listings() -> frozenset[int]:
+        await asyncio.gather(*(nodes.client_list(node) for _ in range(count)))
+        return await nodes.own_ids(node)
+
+    return service.call(listings())
 
 
 def test_a_known_users_close_spares_links_own_and_protected_and_closes_a_new_user_too(
@@ -135,8 +138,7 @@ def test_a_known_users_close_spares_links_own_and_protected_and_closes_a_new_use
     batch = [sessions(primary, user="batch", password=APP_PASSWORD) for _ in range(2)]  # new since the last close
     ops = sessions(primary, user="ops", password=APP_PASSWORD, name="ops-shell")
     link = _replica_link_ids(primary, replica)
-    _open_pool_connections(api, tenant, instance)
-    own = service.call(service.services.nodes.own_ids(instance.nodes[0]))
+    own = _open_pool_connections(service, instance)
     assert len(own) > 1
 
     response = _close_all(api, tenant, instance)
@@ -168,8 +170,7 @@ def test_where_we_share_the_clients_user_it_is_never_killed_ahead_and_our_connec
     _close_all(api, tenant, instance)  # learns app and default
     legacy = [sessions(server, name="legacy") for _ in range(2)]
     app = sessions(server, user="app", password=APP_PASSWORD)
-    _open_pool_connections(api, tenant, instance)
-    own = service.call(service.services.nodes.own_ids(instance.nodes[0]))
+    own = _open_pool_connections(service, instance)
     assert len(own) > 1
 
     response = _close_all(api, tenant, instance)
