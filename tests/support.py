@@ -142,3 +142,14 @@ class Tenant:
     project_id: str
     admin_name: str
     admin_password: str
+
+
+def replica_link_ids(primary: RedisServer, replica: RedisServer) -> set[int]:
+    """Client IDs of the replication links on ``primary``, once ``replica``'s link is up."""
+    with replica.client() as r:
+        for _ in range(200):  # a liveness guard (10 s), not a speed assertion
+            if r.info("replication").get("master_link_status") == "up":
+                break
+            time.sleep(0.05)
+    with primary.client() as p:
+        return {int(c["id"]) for c in p.client_list() if "S" in c["flags"]}

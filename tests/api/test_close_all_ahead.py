@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -24,7 +23,7 @@ from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
 from tests.conftest import PASSWORD, login, settings_for
 from tests.live import LiveService
-from tests.support import Tenant, client_ids
+from tests.support import Tenant, client_ids, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
@@ -97,16 +96,6 @@ def _closed_in_audit(service: LiveService, response: httpx.Response) -> tuple[di
     return event.node_results
 
 
-def _replica_link_ids(primary: RedisServer, replica: RedisServer) -> set[int]:
-    with replica.client() as r:
-        for _ in range(200):
-            if r.info("replication").get("master_link_status") == "up":
-                break
-            threading.Event().wait(0.05)
-    with primary.client() as p:
-        return {int(c["id"]) for c in p.client_list() if "S" in c["flags"]}
-
-
 def _open_pool_connections(service: LiveService, instance: Instance, count: int = 4) -> frozenset[int]:
     """Concurrent listings on the service's own loop, all started before any ends: the node's pool opens
     ``count`` connections of ours (HTTP requests from threads may be served one after another)."""
@@ -137,7 +126,7 @@ def test_a_known_users_close_spares_links_own_and_protected_and_closes_a_new_use
     legacy = sessions(primary, name="legacy")
     batch = [sessions(primary, user="batch", password=APP_PASSWORD) for _ in range(2)]  # new since the last close
     ops = sessions(primary, user="ops", password=APP_PASSWORD, name="ops-shell")
-    link = _replica_link_ids(primary, replica)
+    link = replica_link_ids(primary, replica)
     own = _open_pool_connections(service, instance)
     assert len(own) > 1
 
@@ -150,7 +139,7 @@ def test_a_known_users_close_spares_links_own_and_protected_and_closes_a_new_use
     assert not {s.id for s in closed} & remaining
     assert ops.alive() and first[1].alive()
     assert own <= remaining
-    assert _replica_link_ids(primary, replica) == link
+    assert replica_link_ids(primary, replica) == link
     assert _closed_in_audit(service, response) == ({"node_id": instance.nodes[0].id, "closed": len(closed)},)
 
 

@@ -20,7 +20,7 @@ from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import NodeSpec
 from sessionplane.sessions import service as session_service
-from tests.support import RawSession, client_ids
+from tests.support import RawSession, client_ids, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
@@ -79,7 +79,7 @@ def test_close_all_spares_links_own_and_protected_and_counts_exactly(service, ap
     impostor = sessions(primary, name="sessionplane")  # takes our name: an ordinary client session
     ops = sessions(primary, user="ops", password=APP_PASSWORD, name="ops-shell")
     guardian = sessions(primary, name="guardian")  # a protected name under "default"
-    link = _replica_link_ids(primary, replica)
+    link = replica_link_ids(primary, replica)
     kills_before = _kill_calls(primary)
 
     response = _close_all(api, tenant, instance)
@@ -88,7 +88,7 @@ def test_close_all_spares_links_own_and_protected_and_counts_exactly(service, ap
     assert all(s.closed_by_node() for s in closed)
     assert not {s.id for s in closed} & client_ids(primary)
     assert ops.alive() and guardian.alive()
-    assert _replica_link_ids(primary, replica) == link
+    assert replica_link_ids(primary, replica) == link
     event = _audit(service, response.headers["X-Request-Id"])
     assert event.outcome == "succeeded"
     assert event.node_results == ({"node_id": instance.nodes[0].id, "closed": len(closed)},)
@@ -116,7 +116,7 @@ def test_a_close_by_ids_in_slices_keeps_every_guarantee_and_counts_exactly(
     ops = sessions(primary, user="ops", password=APP_PASSWORD, name="ops-shell")
     guardian = sessions(primary, name="guardian")
     bystander = sessions(primary, user="app", password=APP_PASSWORD, name="not-named")
-    link = _replica_link_ids(primary, replica)
+    link = replica_link_ids(primary, replica)
     api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")  # opens our pool
     own = service.call(service.services.nodes.own_ids(instance.nodes[0]))
     closed = [*apps, *subscribers]
@@ -133,7 +133,7 @@ def test_a_close_by_ids_in_slices_keeps_every_guarantee_and_counts_exactly(
     remaining = client_ids(primary)
     assert not {s.id for s in closed} & remaining
     assert ops.alive() and guardian.alive() and bystander.alive()
-    assert own <= remaining and _replica_link_ids(primary, replica) == link
+    assert own <= remaining and replica_link_ids(primary, replica) == link
     event = _audit(service, response.headers["X-Request-Id"])
     assert event.node_results == ({"node_id": instance.nodes[0].id, "closed": len(closed)},)
 
@@ -214,25 +214,15 @@ def _kill_calls(server: RedisServer) -> int:
         return int(client.info("commandstats").get("cmdstat_client|kill", {}).get("calls", 0))
 
 
-def _replica_link_ids(primary: RedisServer, replica: RedisServer) -> set[int]:
-    with replica.client() as r:
-        for _ in range(200):
-            if r.info("replication").get("master_link_status") == "up":
-                break
-            threading.Event().wait(0.05)
-    with primary.client() as p:
-        return {int(c["id"]) for c in p.client_list() if "S" in c["flags"]}
-
-
 def test_a_kill_by_id_cannot_close_a_replication_link_even_when_asked(service, tenant, cluster):
     """Defence in depth: every kill names the client's TYPE, so even an ID that slipped past the
     listing's shielding (here: handed straight to the adapter) leaves the link alone."""
     primary = cluster.start_server()
     replica = cluster.start_server(replica_of=primary)
     instance = _register(service, tenant, primary, own_user=False)
-    (link,) = _replica_link_ids(primary, replica)
+    (link,) = replica_link_ids(primary, replica)
 
     closed = service.call(service.services.nodes.kill(instance.nodes[0], ids=[link], pubsub_ids=[link]))
 
     assert closed == 0
-    assert _replica_link_ids(primary, replica) == {link}
+    assert replica_link_ids(primary, replica) == {link}
