@@ -40,7 +40,17 @@ OWN_USER, OWN_PASSWORD = "sessionplane", secrets.token_urlsafe(12)
 APP_USER, APP_PASSWORD = "app", secrets.token_urlsafe(12)
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
 RAW_NAME = "bench-raw"  # the baselines' connections: protected by name where sessionplane shares their user
-OWN_GRANTS = ["+client|list", "+client|kill", "+client|setname", "+client|id", "+ping", "+auth", "+hello", "+info"]
+OWN_GRANTS = [
+    "+client|list",
+    "+client|kill",
+    "+client|setname",
+    "+client|id",
+    "+client|info",
+    "+ping",
+    "+auth",
+    "+hello",
+    "+info",
+]
 
 
 def raise_open_file_limit() -> int:

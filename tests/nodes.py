@@ -19,7 +19,7 @@ NODE_PASSWORD = "n0de-Default-pa55"
 OPERATOR = AclUser(
     name="sessionplane-ops",
     password="0ps-n0de-pa55",
-    rules=("+client|list", "+client|kill", "+client|setname", "+client|id", "+ping", "+hello", "+auth"),
+    rules=("+client|list", "+client|kill", "+client|setname", "+client|id", "+client|info", "+ping", "+hello", "+auth"),
 )
 
 # profile -> LocalCluster options

@@ -66,7 +66,16 @@ class DemoState:
 # sessionplane's own ACL user on the demo's nodes, with exactly the rights the README lists. Clients
 # (the samples, redis-cli) use the default user.
 OWN_USER_NAME = "sessionplane"
-OWN_USER_RULES = ("+client|list", "+client|kill", "+client|setname", "+client|id", "+ping", "+hello", "+auth")
+OWN_USER_RULES = (
+    "+client|list",
+    "+client|kill",
+    "+client|setname",
+    "+client|id",
+    "+client|info",
+    "+ping",
+    "+hello",
+    "+auth",
+)
 
 
 @dataclass(frozen=True)

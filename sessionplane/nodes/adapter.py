@@ -29,7 +29,7 @@ import hiredis
 from sessionplane.inventory.records import Node
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.nodes.errors import CommandFailed, Operation, mapped_errors
-from sessionplane.nodes.pool import NodePool, OpenConnections
+from sessionplane.nodes.pool import NodePool, OpenConnections, OwnConnections
 from sessionplane.nodes.wire import Endpoint, NodeConnection, ReplyError, tls_context
 from sessionplane.settings import Settings
 
@@ -50,7 +50,7 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class NodeListing:
-    """A CLIENT LIST reply and the client IDs of our own connections that it may show.
+    """A CLIENT LIST reply and our own connections that it may show (``OwnConnections``).
 
     ``links_excluded``: the node filtered by TYPE, so the reply holds no replication link (types master
     and replica); otherwise the reader finds them by their flags. The pub/sub clients are then the
@@ -58,7 +58,7 @@ class NodeListing:
     """
 
     reply: bytes
-    own_ids: frozenset[int]
+    own: OwnConnections
     links_excluded: bool = False
     pubsub_tail: int | None = None  # typed: the reply's last lines are the node's pub/sub clients, this many
 
@@ -198,9 +198,9 @@ class NodeAdapter:
             known = self._capabilities[node.id] = await self._run(node, "query", run)
         return known
 
-    async def own_ids(self, node: Node) -> frozenset[int]:
+    async def own(self, node: Node) -> OwnConnections:
         pool = self._pools.get(node.id)
-        return await pool.settled() if pool else frozenset()
+        return await pool.settled() if pool else OwnConnections()
 
     @property
     def open_connections(self) -> int:
@@ -226,7 +226,7 @@ class NodeAdapter:
             if pool.open_count:
                 closed += pool.open_count
                 pool.close()
-            elif not pool.own_ids:
+            elif not pool.own:
                 del self._pools[node_id]
                 self._capabilities.pop(node_id, None)
                 self._untyped.discard(node_id)

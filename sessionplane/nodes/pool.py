@@ -1,9 +1,9 @@
 """A small pool of connections to one node, which always knows the client IDs of its connections.
 
-Connections are opened on demand (up to ``size``) and kept while they work. ``own_ids`` is the
-set of client IDs of every open connection; ``settled()`` waits while a connection is still in
-its handshake (connected on the node, its ID not yet known to us), so that a CLIENT LIST reply is
-only ever filtered once every connection of ours that it can show has a known ID.
+Connections are opened on demand (up to ``size``) and kept while they work. ``own`` knows every
+connection of ours a listing may show (``OwnConnections``); ``settled()`` waits while a connection
+is still in its handshake (connected on the node, its ID not yet known to us), so that a CLIENT
+LIST reply is only ever filtered once every connection of ours that it can show has a known ID.
 
 A pool left unused for a while is closed by the adapter's sweep (``idle_for``): at hundreds of
 nodes, a connection kept per node forever is a file descriptor per node forever. Every pool of
@@ -15,12 +15,46 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
+from sessionplane.nodes.client_list import ClientList
 from sessionplane.nodes.wire import Endpoint, NodeConnection
 
 RETIRED_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class OwnConnections:
+    """Our connections to one node, as a listing of the node may show them.
+
+    ``open``: the client IDs of the connections open now. ``closed``: the connections closed in the
+    last minute (a listing may show one until the node has caught up), client ID -> the address the
+    node listed it from. A restarted node hands those IDs to other clients, so a closed one is ours
+    only on the line with its address (or by ID alone where the node would not say, ``None``). Open
+    connections go by ID alone: one that a restart broke fails at its next use, and the pool then
+    closes every idle one (``drop_idle``); an address check of each would cost a search of megabytes.
+    """
+
+    open: frozenset[int] = frozenset()
+    closed: Mapping[int, str | None] = field(default_factory=dict)
+
+    def ids_in(self, listing: ClientList) -> set[int]:
+        """The IDs of the lines of ``listing`` that are ours."""
+        ids = listing.ids
+        ours = {ids[line] for line in listing.lines_of(self.open)}
+        for line in listing.lines_of(self.closed):
+            address = self.closed[ids[line]]
+            if address is None or address == listing.client(line).addr:  # rare: a retired ID still listed
+                ours.add(ids[line])
+        return ours
+
+    def __contains__(self, client_id: object) -> bool:
+        return client_id in self.open or client_id in self.closed
+
+    def __bool__(self) -> bool:
+        return bool(self.open or self.closed)
 
 
 class OpenConnections:
@@ -48,7 +82,7 @@ class NodePool:
         self._ssl_context = ssl_context
         self._idle: list[NodeConnection] = []
         self._open: set[NodeConnection] = set()
-        self._retired: dict[int, float] = {}  # client ID -> when it was closed
+        self._retired: dict[int, tuple[str | None, float]] = {}  # client ID -> (address, when it was closed)
         self._opening = 0
         self._settled = asyncio.Event()
         self._settled.set()
@@ -58,11 +92,13 @@ class NodePool:
         self.last_used = _now()
 
     @property
-    def own_ids(self) -> frozenset[int]:
+    def own(self) -> OwnConnections:
         if self._retired:
             horizon = _now() - RETIRED_SECONDS
-            self._retired = {i: at for i, at in self._retired.items() if at > horizon}
-        return frozenset(c.client_id for c in self._open).union(self._retired)
+            self._retired = {i: closed for i, closed in self._retired.items() if closed[1] > horizon}
+        return OwnConnections(
+            frozenset(c.client_id for c in self._open), {i: address for i, (address, _) in self._retired.items()}
+        )
 
     @property
     def open_count(self) -> int:
@@ -74,10 +110,10 @@ class NodePool:
             return 0.0
         return now - self.last_used
 
-    async def settled(self) -> frozenset[int]:
-        """The IDs of our connections, once none of them is half-open."""
+    async def settled(self) -> OwnConnections:
+        """Our connections (``own``), once none of them is half-open."""
         await self._settled.wait()
-        return self.own_ids
+        return self.own
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[tuple[NodeConnection, bool]]:
@@ -141,7 +177,7 @@ class NodePool:
         if connection in self._open:
             self._open.discard(connection)
             self._tally.count -= 1
-        self._retired[connection.client_id] = _now()
+        self._retired[connection.client_id] = (connection.address, _now())
 
     def drop_idle(self) -> None:
         """Close the idle connections: one was found dropped by the node, the others likely were too

@@ -6,7 +6,9 @@ costs a third of a 5,000-session close; here a whole batch is written once and i
 parsed from one buffer by ``hiredis.Reader`` (C), under the one deadline the caller sets.
 
 The connection knows its own client ID (``CLIENT ID`` in the handshake), which is how the domain
-recognises sessionplane's connections: a name anyone can take, an ID no one else can.
+recognises sessionplane's connections: a name anyone can take, an ID no one else can while the
+node runs. A restarted node hands the IDs out again, so the connection also learns the address the
+node sees it from (``CLIENT INFO``): an ID is ours only on the line with that address.
 Errors are raw here (``OSError``, ``ReplyError``, ``ProtocolError``, ``EOFError``); ``nodes.errors`` maps them.
 """
 
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import hiredis
+
+from sessionplane.nodes.client_list import parse_line
 
 ReplyError = hiredis.ReplyError
 ProtocolError = hiredis.ProtocolError  # the peer does not speak RESP (an HTTP server at a node's address)
@@ -52,6 +56,7 @@ class NodeConnection:
         self._writer = writer
         self._parser = hiredis.Reader()
         self.client_id = 0
+        self.address: str | None = None  # as the node lists us (``addr``); None if it would not say
         self.broken = False
         self._unread = 0  # replies sent for and not read yet
 
@@ -59,7 +64,7 @@ class NodeConnection:
     async def open(
         cls, endpoint: Endpoint, *, client_name: str, ssl_context: ssl.SSLContext | None = None
     ) -> NodeConnection:
-        """Connect, authenticate, name the connection and learn its client ID (one round trip after connect)."""
+        """Connect, authenticate, name the connection, learn its client ID and address: one round trip after connect."""
         tls = ssl_context if endpoint.tls else None
         reader, writer = await asyncio.open_connection(
             endpoint.host, endpoint.port, ssl=tls, server_hostname=endpoint.host if tls else None
@@ -77,12 +82,14 @@ class NodeConnection:
         if endpoint.password is not None:
             auth = ("AUTH", endpoint.username, endpoint.password) if endpoint.username else ("AUTH", endpoint.password)
             commands.append(auth)
-        commands += [("CLIENT", "SETNAME", client_name), ("CLIENT", "ID")]
-        replies = await self.batch(b"".join(hiredis.pack_command(c) for c in commands), len(commands))
-        failed = next((r for r in replies if isinstance(r, ReplyError)), None)
+        commands += [("CLIENT", "SETNAME", client_name), ("CLIENT", "ID"), ("CLIENT", "INFO")]
+        *required, info = await self.batch(b"".join(hiredis.pack_command(c) for c in commands), len(commands))
+        failed = next((r for r in required if isinstance(r, ReplyError)), None)
         if failed is not None:
             raise HandshakeRefused(str(failed).split("\n")[0][:200])
-        self.client_id = int(replies[-1])
+        self.client_id = int(required[-1])
+        # Optional: a server older than Redis 6.2 or a user without +client|info leaves the ID alone to go by.
+        self.address = parse_line(info.decode().strip()).get("addr") if isinstance(info, bytes) else None
 
     async def call(self, *args: Any) -> Any:
         """One command, one reply (an error reply is returned as a ``ReplyError``, not raised)."""

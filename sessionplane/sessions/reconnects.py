@@ -146,7 +146,7 @@ class ReconnectTracker:
         listing = reply.parsed()
         # replication links and our own connections are never reconnects (a protected session was never closed,
         # so its identity cannot come back)
-        shielded = selection.Protection().shielded(listing, reply.own_ids)
+        shielded = selection.Protection().shielded(listing, reply.own)
         elapsed = asyncio.get_running_loop().time() - started
         return new_identities(listing, shielded, newest_id=entry.newest_id, elapsed=elapsed)
 

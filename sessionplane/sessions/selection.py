@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sessionplane.nodes.client_list import Client, ClientList, int_or_zero
+from sessionplane.nodes.pool import OwnConnections
 
 SESSION_FIELDS = ("id", "addr", "name", "cmd", "age", "idle", "db", "fd", "sub", "psub", "multi")
 
@@ -24,16 +25,16 @@ class Protection:
     names: frozenset[str] = frozenset()
     users: frozenset[str] = frozenset()
 
-    def shielded(self, listing: ClientList, own_ids: frozenset[int]) -> set[int]:
+    def shielded(self, listing: ClientList, own: OwnConnections) -> set[int]:
         """IDs of the lines that are not client sessions.
 
-        Our own connections are this process's, by ID. Other sessionplane processes on the same node
-        (replicas, workers, the CLI) are known only by what cannot be forged: the operator protects
-        the ACL user they all log in as (README, "Give sessionplane its own ACL user"). Never by our
-        client name, which any client can take.
+        Our own connections are this process's, by client ID (and address: ``OwnConnections``). Other
+        sessionplane processes on the same node (replicas, workers, the CLI) are known only by what
+        cannot be forged: the operator protects the ACL user they all log in as (README, "Give
+        sessionplane its own ACL user"). Never by our client name, which any client can take.
         """
         return (
-            {listing.ids[line] for line in listing.lines_of(own_ids)}
+            own.ids_in(listing)
             | listing.ids_with_replication_flag()
             | listing.ids_with_value("name", self.names)
             | listing.ids_with_value("user", self.users)

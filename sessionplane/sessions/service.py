@@ -111,7 +111,7 @@ class SessionService:
 
     def _node_read(self, instance: Instance, node: Node, reply: NodeListing, selector: Selector | None) -> NodeRead:
         listing = reply.parsed()
-        shielded = self.protection(instance).shielded(listing, reply.own_ids)
+        shielded = self.protection(instance).shielded(listing, reply.own)
         sessions = selection.client_sessions(listing, shielded)
         selected = selector.lines(listing, sessions) if selector else sessions
         return NodeRead(instance, node, listing, shielded, sessions, selected)

@@ -27,7 +27,7 @@ from tests.support import Tenant, client_ids, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
-OWN_GRANTS = "+client|list +client|kill +client|setname +client|id +ping +auth +hello +info"
+OWN_GRANTS = "+client|list +client|kill +client|setname +client|id +client|info +ping +auth +hello +info"
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def _open_pool_connections(service: LiveService, instance: Instance, count: int 
 
     async def listings() -> frozenset[int]:
         await asyncio.gather(*(nodes.client_list(node) for _ in range(count)))
-        return await nodes.own_ids(node)
+        return (await nodes.own(node)).open
 
     return service.call(listings())
 

@@ -103,7 +103,7 @@ def test_own_connections_survive_concurrent_requests(service, admin_token, tenan
         # every one the node shows is one the pool holds open (a killed one would be missing).
         own_after = _own_ids(server)
         assert own_before[server.port] <= own_after
-        assert own_after == service.call(service.services.nodes.own_ids(node))
+        assert own_after == service.call(service.services.nodes.own(node)).open
 
 
 def _own_ids(server) -> set[int]:

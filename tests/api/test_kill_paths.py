@@ -24,7 +24,7 @@ from tests.support import RawSession, client_ids, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
-OWN_GRANTS = "+client|list +client|kill +client|setname +client|id +ping +auth +hello +info"
+OWN_GRANTS = "+client|list +client|kill +client|setname +client|id +client|info +ping +auth +hello +info"
 
 
 def _acl(server: RedisServer, *users: str) -> None:
@@ -92,7 +92,7 @@ def test_close_all_spares_links_own_and_protected_and_counts_exactly(service, ap
     event = _audit(service, response.headers["X-Request-Id"])
     assert event.outcome == "succeeded"
     assert event.node_results == ({"node_id": instance.nodes[0].id, "closed": len(closed)},)
-    own = service.call(service.services.nodes.own_ids(instance.nodes[0]))
+    own = service.call(service.services.nodes.own(instance.nodes[0])).open
     assert own and own <= client_ids(primary)
     # "app" has no shielded session: one pass per type; "default" holds the guardian (and, when we
     # share it, our own connections): its three client sessions go by ID.
@@ -118,7 +118,7 @@ def test_a_close_by_ids_in_slices_keeps_every_guarantee_and_counts_exactly(
     bystander = sessions(primary, user="app", password=APP_PASSWORD, name="not-named")
     link = replica_link_ids(primary, replica)
     api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")  # opens our pool
-    own = service.call(service.services.nodes.own_ids(instance.nodes[0]))
+    own = service.call(service.services.nodes.own(instance.nodes[0])).open
     closed = [*apps, *subscribers]
     named = [s.id for s in closed] + [ops.id, guardian.id, *link, *own, 999_999]
 
@@ -163,7 +163,7 @@ def test_our_own_connection_ids_cannot_be_closed_by_id(service, api, tenant, clu
     instance = register(server)
     keep = sessions(server, name="keep")
     api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")  # opens our pool
-    own = service.call(service.services.nodes.own_ids(instance.nodes[0]))
+    own = service.call(service.services.nodes.own(instance.nodes[0])).open
 
     response = api.request(
         "DELETE",

@@ -93,4 +93,4 @@ def test_a_node_refusing_the_type_filter_is_listed_plainly_and_its_links_found_b
         assert not reply.links_excluded
         listing = reply.parsed()
         assert listing.ids_with_replication_flag() == {5}
-        assert [listing.ids[i] for i in client_sessions(listing, Protection().shielded(listing, reply.own_ids))] == [8]
+        assert [listing.ids[i] for i in client_sessions(listing, Protection().shielded(listing, reply.own))] == [8]

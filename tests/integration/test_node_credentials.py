@@ -17,7 +17,16 @@ NODE_PASSWORD = "n0de-Secret-pass"
 NEW_USER, NEW_PASSWORD = "sp", "an0ther-Secret"
 ADMIN_PASSWORD = "Adm1n-password"
 # What sessionplane needs on a node (the README's list).
-SESSIONPLANE_ACL = ["+client|list", "+client|kill", "+client|setname", "+client|id", "+ping", "+hello", "+auth"]
+SESSIONPLANE_ACL = [
+    "+client|list",
+    "+client|kill",
+    "+client|setname",
+    "+client|id",
+    "+client|info",
+    "+ping",
+    "+hello",
+    "+auth",
+]
 
 
 @pytest.fixture

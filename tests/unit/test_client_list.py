@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from redis._parsers.helpers import parse_client_list as redis_py_parse
 
 from sessionplane.nodes.client_list import ClientList, ip_of, parse_client_list, parse_line
+from sessionplane.nodes.pool import OwnConnections
 from sessionplane.sessions.selection import (
     SESSION_FIELDS,
     Protection,
@@ -364,7 +365,7 @@ def test_every_layout_yields_the_fields_the_api_answers(reply):
     assert [c.multi for c in clients] == ["-1", "-1", "-1", "0", "-1", "-1"]
 
 
-OWN = frozenset({9})  # the connection that asked (cmd=client|list) plays sessionplane's own
+OWN = OwnConnections(open=frozenset({9}))  # the connection that asked (cmd=client|list) plays sessionplane's own
 
 
 @every_primary
@@ -378,6 +379,18 @@ def test_every_layout_selects_the_same_client_sessions(reply):
     lines = client_sessions(listing, everyone.shielded(listing, OWN))
     stats = statistics(listing, lines, idle_threshold=1)
     assert (stats.total_connection_count, stats.active_connection_count) == (4, 3)  # the subscriber idles 7 s
+
+
+@every_primary
+def test_a_closed_connection_of_ours_is_known_by_its_id_on_the_line_with_its_address(reply):
+    """After a restart the node gives the ID of a connection we closed to another client: only the
+    address tells them apart. Where the node would not say (None), the ID alone decides."""
+    listing = ClientList(reply)
+    orders = listing.client(listing.ids.index(5))
+    assert OwnConnections(closed={5: orders.addr}).ids_in(listing) == {5}
+    assert OwnConnections(closed={5: "10.9.9.9:40001"}).ids_in(listing) == set()
+    assert OwnConnections(closed={5: None}).ids_in(listing) == {5}
+    assert OwnConnections(open=frozenset({5, 77}), closed={9: "10.9.9.9:40001"}).ids_in(listing) == {5}
 
 
 @every_primary
@@ -395,7 +408,7 @@ def test_the_master_link_on_a_replica_is_never_a_client_session(reply):
     listing = ClientList(reply)
     assert listing.ids_with_replication_flag() == {5}
     assert listing.client(1).user == "(superuser)"
-    assert client_sessions(listing, Protection().shielded(listing, frozenset())) == [0]
+    assert client_sessions(listing, Protection().shielded(listing, OwnConnections())) == [0]
     assert listing.column("addr")[1] == "127.0.0.1:17001"  # its addr is the master's; laddr never counts
 
 

@@ -9,11 +9,12 @@ from hypothesis import strategies as st
 
 from sessionplane.history.summary import OTHER, fold, summarize
 from sessionplane.nodes.client_list import ClientList, parse_client_list
+from sessionplane.nodes.pool import OwnConnections
 from sessionplane.sessions import selection
 from sessionplane.sessions.selection import Protection
 
 PROTECTION = Protection(names=frozenset({"guard"}), users=frozenset({"replicator"}))
-OWN_IDS = frozenset({4})  # sessionplane's own connection, known by client ID
+OWN = OwnConnections(open=frozenset({4}))  # sessionplane's own connection, known by client ID
 TOKEN = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=12)
 NAME = st.one_of(st.sampled_from(["", "orders-api", "guard", "sessionplane", "batch-1", "(other)"]), TOKEN)
 USER = st.sampled_from(["default", "app", "replicator", "ops"])
@@ -64,7 +65,7 @@ def replies(draw) -> str:
 
 
 def _sessions(listing: ClientList) -> list[int]:
-    return selection.client_sessions(listing, PROTECTION.shielded(listing, OWN_IDS))
+    return selection.client_sessions(listing, PROTECTION.shielded(listing, OWN))
 
 
 def reference(listing: ClientList, *, threshold: int, idle_over: int, top_k: int) -> tuple:
