@@ -143,17 +143,25 @@ def close_by_id(node: Node, count: int) -> Row:
         assert node.raw
         await node.raw.batch(payload[0], len(node.ids))
 
-    payload = [b""]
+    async def listed() -> None:
+        assert node.raw
+        await node.raw.batch(listing[0] + payload[0], 1 + len(node.ids))
+
+    payload, listing = [b""], [b""]
 
     async def prepare() -> None:
         await node.populate(count)
         payload[0] = _kill_payload(node.ids)
+        listing[0] = _pack("CLIENT", "LIST", "ID", *node.ids)
 
     common = {"prepare": prepare, "verify": node.verify_closed, "cleanup": node.drop}
     return Row(
         f"close {count:,} by ID, one node ({'own ACL user' if node.own_user else 'shared user'})",
         Contender("sessionplane", api, **common),
         Contender("pre-packed KILL ID", fastest, **common),
+        # The floor of a close that must say whom it closed (and spare what it must not): the node lists
+        # the IDs, then kills them, in one pipeline; nothing waits on the listing.
+        [Contender("LIST ID + KILL ID pipe", listed, **common)],
         target=1.15,
     )
 
