@@ -50,9 +50,6 @@ class OwnConnections:
                 ours.add(ids[line])
         return ours
 
-    def __contains__(self, client_id: object) -> bool:
-        return client_id in self.open or client_id in self.closed
-
     def __bool__(self) -> bool:
         return bool(self.open or self.closed)
 
