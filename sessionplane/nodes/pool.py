@@ -35,6 +35,7 @@ class OwnConnections:
     only on the line with its address (or by ID alone where the node would not say, ``None``). Open
     connections go by ID alone: one that a restart broke fails at its next use, and the pool then
     closes every idle one (``drop_idle``); an address check of each would cost a search of megabytes.
+    What remains is a connection busy at the restart, known by ID alone until its read fails.
     """
 
     open: frozenset[int] = frozenset()
