@@ -32,6 +32,7 @@ import hiredis
 from sessionplane import admin
 from sessionplane.demo.servers import LocalCluster, RedisServer, free_port
 from sessionplane.inventory.records import Instance, NodeSpec
+from sessionplane.nodes.grants import OWN_USER_RULES
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -40,17 +41,7 @@ OWN_USER, OWN_PASSWORD = "sessionplane", secrets.token_urlsafe(12)
 APP_USER, APP_PASSWORD = "app", secrets.token_urlsafe(12)
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
 RAW_NAME = "bench-raw"  # the baselines' connections: protected by name where sessionplane shares their user
-OWN_GRANTS = [
-    "+client|list",
-    "+client|kill",
-    "+client|setname",
-    "+client|id",
-    "+client|info",
-    "+ping",
-    "+auth",
-    "+hello",
-    "+info",
-]
+OWN_GRANTS = [*OWN_USER_RULES, "+info"]
 
 
 def raise_open_file_limit() -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from sessionplane.demo.servers import AclUser
+from sessionplane.nodes.grants import OWN_USER_RULES
 
 NODE_PASSWORD = "n0de-Default-pa55"
 
@@ -19,7 +20,7 @@ NODE_PASSWORD = "n0de-Default-pa55"
 OPERATOR = AclUser(
     name="sessionplane-ops",
     password="0ps-n0de-pa55",
-    rules=("+client|list", "+client|kill", "+client|setname", "+client|id", "+client|info", "+ping", "+hello", "+auth"),
+    rules=OWN_USER_RULES,
 )
 
 # profile -> LocalCluster options

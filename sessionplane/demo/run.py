@@ -31,6 +31,7 @@ from sessionplane.demo.servers import AclUser, LocalCluster, RedisServer
 from sessionplane.iam.records import AccessKey
 from sessionplane.iam.system_policies import READ_ONLY
 from sessionplane.inventory.records import Instance, NodeSpec, Project, User
+from sessionplane.nodes.grants import OWN_USER_RULES
 from sessionplane.rules.model import Rule, parse_rule
 from sessionplane.server import server_config
 from sessionplane.services import Services
@@ -63,19 +64,9 @@ class DemoState:
         return json.dumps(asdict(self), indent=2)
 
 
-# sessionplane's own ACL user on the demo's nodes, with exactly the rights the README lists. Clients
+# sessionplane's own ACL user on the demo's nodes, with exactly the rights the README lists (nodes.grants). Clients
 # (the samples, redis-cli) use the default user.
 OWN_USER_NAME = "sessionplane"
-OWN_USER_RULES = (
-    "+client|list",
-    "+client|kill",
-    "+client|setname",
-    "+client|id",
-    "+client|info",
-    "+ping",
-    "+hello",
-    "+auth",
-)
 
 
 @dataclass(frozen=True)

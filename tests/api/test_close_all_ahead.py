@@ -21,13 +21,14 @@ from sessionplane.audit.records import AuditFilter
 from sessionplane.auth.principal import Principal, RequestMeta
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
+from sessionplane.nodes.grants import OWN_USER_RULES
 from tests.conftest import PASSWORD, login, settings_for
 from tests.live import LiveService
 from tests.support import Tenant, client_ids, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
-OWN_GRANTS = "+client|list +client|kill +client|setname +client|id +client|info +ping +auth +hello +info"
+OWN_GRANTS = " ".join([*OWN_USER_RULES, "+info"])
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,13 @@ from sessionplane import admin
 from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import NodeSpec
+from sessionplane.nodes.grants import OWN_USER_RULES
 from sessionplane.sessions import service as session_service
 from tests.support import RawSession, client_ids, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
-OWN_GRANTS = "+client|list +client|kill +client|setname +client|id +client|info +ping +auth +hello +info"
+OWN_GRANTS = " ".join([*OWN_USER_RULES, "+info"])
 
 
 def _acl(server: RedisServer, *users: str) -> None:

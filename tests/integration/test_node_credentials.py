@@ -11,22 +11,14 @@ import pytest
 from click.testing import Result
 
 from sessionplane.demo.servers import LocalCluster, RedisServer
+from sessionplane.nodes.grants import OWN_USER_RULES
 from tests.processes import ServeProcess, invoke, sign_in
 
 NODE_PASSWORD = "n0de-Secret-pass"
 NEW_USER, NEW_PASSWORD = "sp", "an0ther-Secret"
 ADMIN_PASSWORD = "Adm1n-password"
 # What sessionplane needs on a node (the README's list).
-SESSIONPLANE_ACL = [
-    "+client|list",
-    "+client|kill",
-    "+client|setname",
-    "+client|id",
-    "+client|info",
-    "+ping",
-    "+hello",
-    "+auth",
-]
+SESSIONPLANE_ACL = list(OWN_USER_RULES)
 
 
 @pytest.fixture
