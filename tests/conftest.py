@@ -20,9 +20,10 @@ PASSWORD = "Adm1n-pa55word!"
 
 
 def settings_for(data_dir: Path, **overrides: object) -> Settings:
-    # The background loops (sampler, health probe) are off unless a test turns them on: a probe that
-    # marks a node abnormal between a test's steps would make request-path tests depend on timing.
-    overrides = {"sample_interval_seconds": 0, "probe_interval_seconds": 0, **overrides}
+    # The background loops (sampler, health probe, rule scheduler) are off unless a test turns them on: a
+    # probe that marks a node abnormal between a test's steps, or a scheduler's query in a test that counts
+    # the store's queries, would make request-path tests depend on timing.
+    overrides = {"sample_interval_seconds": 0, "probe_interval_seconds": 0, "rule_tick_seconds": 0, **overrides}
     return Settings(data_dir=data_dir, node_connect_timeout_seconds=1.0, **overrides)  # type: ignore[arg-type]
 
 

@@ -470,16 +470,24 @@ def test_two_replicas_on_one_store_run_a_rule_once_per_interval(tmp_path, cluste
             live.stop()
 
 
-def test_the_serving_process_runs_due_rules_by_itself(service, api, tenant, cluster, register, sessions):
-    server = cluster.start_server()
-    instance = register(server, name="scheduled")
-    sessions(server, name="batch-1")
-    url = f"/sessionplane/v1/{tenant.project_id}/instances/{instance.id}/close-rules"
-    rule = api.post(url, json=RULE).json()
-    for _ in range(600):  # the loop ticks every second; a liveness guard, not a timing assertion
-        runs = api.get(f"{url}/{rule['id']}/runs").json()
-        if runs["total_count"]:
-            break
-        time.sleep(0.05)
-    assert runs["total_count"] == 1 and runs["runs"][0]["matched"] == 1
-    api.delete(f"{url}/{rule['id']}")
+def test_the_serving_process_runs_due_rules_by_itself(tmp_path, cluster, opened):
+    """A service with its scheduler loop on (the other services of the suite have it off)."""
+    live = LiveService(settings_for(tmp_path, rule_tick_seconds=0.2)).start()
+    try:
+        inventory = live.services.inventory
+        project = live.call(admin.add_project(inventory, domain="scheduled", name="p"))
+        server = cluster.start_server()
+        node = NodeSpec(host=server.host, port=server.port)
+        instance = live.call(admin.adopt_instance(inventory, project_id=project.id, name="s", nodes=[node]))
+        _open(opened, server, "batch-1")
+        fields = {"name": "s", "match": {"name": ["batch-*"]}, "exclude": {}, "interval_seconds": 60}
+        fields |= {"mode": "report", "max_per_run": 10, "enabled": True}
+        rule = live.call(live.services.rule_store.create(project_id=project.id, instance_id=instance.id, fields=fields))
+        for _ in range(600):  # a liveness guard, not a timing assertion
+            runs, total = live.call(live.services.rule_store.runs(rule.id))
+            if total:
+                break
+            time.sleep(0.05)
+        assert total == 1 and runs[0].matched == 1
+    finally:
+        live.stop()
