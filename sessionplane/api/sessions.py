@@ -64,7 +64,7 @@ async def close_node_sessions(
     await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=node.id, parameters=parameters)
     if dry_run:
         return {"sessions": await svc.sessions.preview_close(instance=instance, node=node, selector=selector)}
-    await svc.sessions.close_node(meta=meta, instance=instance, node=node, selector=selector)
+    await svc.sessions.close_node(meta=meta, instance=instance, node=node, selector=selector, parameters=parameters)
     return {}
 
 

@@ -234,14 +234,11 @@ class ClientList:
             return set()
         if not self._regular:
             return {self.ids[i] for i, f in enumerate(self._parsed) if f.get(field, "") in wanted}
-        found: set[int] = set()
-        for value in wanted:
-            token = f" {field}={value}"
-            for at in _finds(self.text, token):
-                end = at + len(token)
-                if end == len(self.text) or self.text[end] in " \r\n":  # the whole value, not a prefix
-                    found.add(self._id_at(at))
-        return found
+        # One regex pass for all the values: a str.find pass per value costs as much each (0.4-0.5 ms for a
+        # reply of 5,000 lines), because its needle starts with a space, which the text is full of.
+        alternatives = "|".join(map(re.escape, sorted(wanted)))
+        whole_value = re.compile(f" {re.escape(field)}=(?:{alternatives})(?=[ \r\n]|$)")  # not a prefix of one
+        return {self._id_at(m.start()) for m in whole_value.finditer(self.text)}
 
     def _id_at(self, position: int) -> int:
         start = self.text.rfind("\n", 0, position) + 1

@@ -105,7 +105,8 @@ def test_a_close_by_ids_in_slices_keeps_every_guarantee_and_counts_exactly(
 ):
     """A close of more IDs than one slice lists and closes them slice by slice, each slice listed while the
     node still kills the one before: across slices, the same sessions go and stay as in one piece."""
-    monkeypatch.setattr(session_service, "ID_SLICE", 2)  # seven slices for these thirteen IDs
+    monkeypatch.setattr(session_service, "FIRST_ID_SLICE", 1)  # eight slices for these thirteen IDs
+    monkeypatch.setattr(session_service, "ID_SLICE", 2)
     primary = cluster.start_server()
     replica = cluster.start_server(replica_of=primary)
     _acl(primary, "app", "ops")

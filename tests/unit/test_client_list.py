@@ -138,9 +138,10 @@ def test_ip_of_strips_ports_and_brackets():
         max_size=20,
     ),
     names,
+    names,
     st.sampled_from(["\n", "\r\n"]),
 )
-def test_lookups_agree_with_a_full_parse(rows, probe, newline):
+def test_lookups_agree_with_a_full_parse(rows, probe, other, newline):
     reply = "".join(
         f"id={n + 1} addr=127.0.0.{n % 3}:{n} fd=8 name={name} age=1 idle=0 flags={flags} db=0 "
         f"multi=-1 cmd=ping user={user}{newline}"
@@ -151,6 +152,8 @@ def test_lookups_agree_with_a_full_parse(rows, probe, newline):
     assert listing.ids == [c.id for c in clients]
     assert listing.ids_with_replication_flag() == {c.id for c in clients if set(c.flags) & {"M", "S"}}
     assert listing.ids_with_value("name", {probe}) == {c.id for c in clients if probe and c.name == probe}
+    wanted = {probe, other} - {""}
+    assert listing.ids_with_value("name", {probe, other}) == {c.id for c in clients if c.name in wanted}
     assert listing.ids_with_value("user", {"ops"}) == {c.id for c in clients if c.user == "ops"}
     for field in ("addr", "name", "flags", "user", "cmd"):
         assert listing.column(field) == [c.fields[field] for c in clients]
