@@ -119,20 +119,29 @@ class NodeAdapter:
 
         return await self._run(node, "kill", run) if count else 0
 
-    async def list_then_kill_users(self, node: Node, users: Sequence[str]) -> tuple[NodeListing, int]:
+    async def list_then_kill_users(
+        self, node: Node, users: Sequence[str], *, ready: Awaitable[object]
+    ) -> tuple[NodeListing, int]:
         """The typed listing (as ``client_list``), then every normal and pub/sub client of ``users``, in one
         pipeline: the node runs it in order with no round trip between, so a close-all whose users are
         known ahead costs one round trip, and the listing shows the sessions its kills closed.
+
+        The listing is sent at once and the kills only once ``ready`` (the audit record) is done: the node
+        lists while the record is written. Waiting for it counts against the node deadline; a failed
+        ``ready`` raises here, and nothing was killed.
 
         Returns the listing and how many clients the node closed. A user the node no longer has ("No such
         user") has no client to close. A node that refuses the typed listing is asked plainly after the
         kills (and from then on, as in ``client_list``): the count stays exact, the listing comes late.
         """
-        payload = _TYPED_LISTING + pack_user_kills(users)
+        kills = pack_user_kills(users)
 
         async def run(pool: NodePool, connection: NodeConnection) -> tuple[NodeListing, int]:
-            normal, pubsub, *kills = await connection.batch(payload, 2 + 2 * len(users))
-            closed = sum(_user_kill_count(r) for r in kills)
+            connection.send(_TYPED_LISTING, 2)  # read-only: safe before the record is durable
+            await asyncio.shield(ready)  # the deadline must not cancel the record's write itself
+            connection.send(kills, 2 * len(users))
+            normal, pubsub, *kills_replies = await connection.replies(2 + 2 * len(users))
+            closed = sum(_user_kill_count(r) for r in kills_replies)
             if not (isinstance(normal, bytes) and isinstance(pubsub, bytes)):
                 self._untyped.add(node.id)
                 return NodeListing(_checked(await connection.call("CLIENT", "LIST")), await pool.settled()), closed

@@ -305,9 +305,9 @@ class SessionService:
             self.require_usable(instance, node)
         except SessionplaneError as exc:
             return _unread(node, exc)
-        await recorded  # nothing is killed before the audit record is durable
         try:
-            reply, closed = await self._nodes.list_then_kill_users(node, users)
+            # Nothing is killed before the audit record is durable; the node lists while it is written.
+            reply, closed = await self._nodes.list_then_kill_users(node, users, ready=recorded)
             read = self._node_read(instance, node, reply, None)
             self._remember_users(node, read)
             user, killed = read.listing.column("user"), set(users)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from sessionplane import admin
 from sessionplane.audit.records import AuditFilter
@@ -57,9 +58,9 @@ def ahead(service: LiveService, monkeypatch: pytest.MonkeyPatch) -> list[tuple[s
     named: list[tuple[str, ...]] = []
     real = adapter.list_then_kill_users
 
-    async def recorded(node, users):
+    async def recorded(node, users, *, ready):
         named.append(tuple(users))
-        return await real(node, users)
+        return await real(node, users, ready=ready)
 
     monkeypatch.setattr(adapter, "list_then_kill_users", recorded)
     return named
@@ -236,3 +237,42 @@ def _principal(tenant: Tenant) -> Principal:
         is_admin=True,
         method="token",
     )
+
+
+def test_a_failed_audit_write_kills_nothing_though_the_node_was_already_listing(
+    service, api, tenant, cluster, sessions, ahead
+):
+    """The listing goes to the node while the audit record is written; the kills wait for the record. A
+    record that cannot be written fails the close (500) with every session alive, and the connection that
+    carried the listing is not handed to the next request with a reply still unread."""
+    primary = cluster.start_server()
+    _acl(primary)
+    instance = _adopt(service, tenant, primary)
+    sessions(primary)
+    _close_all(api, tenant, instance)  # learns the user "default": the next close-all goes in one round trip
+    survivors = [sessions(primary, name=f"app-{i}") for i in range(3)]
+
+    def audit_trigger(sql: str) -> None:  # a real write failure in the real store, not a mock
+        async def run() -> None:
+            async with service.services.db.transaction() as s:
+                await s.execute(text(sql))
+
+        service.call(run())
+
+    audit_trigger(
+        "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit volume full'); END"
+    )
+    try:
+        response = api.request(
+            "DELETE", f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions", json={"is_all": True}
+        )
+    finally:
+        audit_trigger("DROP TRIGGER no_audit")
+
+    assert response.status_code == 500, response.text
+    assert response.json()["error_code"] == "DBS.200998"
+    assert ahead == [("default",)]  # the one-round-trip path was the one taken
+    assert all(s.alive() for s in survivors)
+    assert {s.id for s in survivors} <= client_ids(primary)
+    listed = api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")
+    assert listed.status_code == 200 and {int(s["id"]) for s in listed.json()["sessions"]} >= {s.id for s in survivors}
