@@ -131,6 +131,10 @@ def _options(settings: Settings, host: str | None, port: int | None) -> dict[str
         "log_config": None,  # the process configures logging once (configure_logging)
         "access_log": False,  # our middleware writes the access log, without query strings
         "server_header": False,
+        # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 (or $FORWARDED_ALLOW_IPS) by default: any
+        # local process could then claim another source IP or HTTPS, which policies condition on.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
         "workers": 1,  # explicit: uvicorn would otherwise read WEB_CONCURRENCY
     }
 

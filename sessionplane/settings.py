@@ -30,6 +30,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8600
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed. None by default: the peer is the client (its address is g:SourceIp, its scheme "
+        "g:SecureTransport).",
+    )
     region: str = "local-1"
     public_endpoint: str | None = Field(None, description="Base URL advertised in the token catalog.")
 
