@@ -17,10 +17,10 @@ import pytest
 from sessionplane import admin
 from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
-from sessionplane.inventory.records import Instance, NodeSpec
+from sessionplane.inventory.records import NodeSpec
 from tests.conftest import login, settings_for
 from tests.live import LiveService
-from tests.support import client_ids
+from tests.support import RawSession, client_ids
 
 PASSWORD = "Forw4rded-pa55word!"
 PROXY_ONLY = {  # close only from the proxy's clients' network, over HTTPS
@@ -51,8 +51,8 @@ def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
     yield from _service(tmp_path_factory, trusted_proxies=["127.0.0.1"])
 
 
-def _closer(service: LiveService, server: RedisServer) -> tuple[httpx.Client, Instance]:
-    """A user whose only policy is PROXY_ONLY, logged in; an instance of ``server``."""
+def _close_with_forwarded_headers(service: LiveService, server: RedisServer, victim: RawSession) -> httpx.Response:
+    """As a user whose only policy is PROXY_ONLY, close ``victim`` with FORWARDED headers, from 127.0.0.1."""
     inventory, iam = service.services.inventory, service.services.iam
     boss = service.call(admin.add_user(inventory, domain="fwd", name="boss", password=PASSWORD, is_admin=True))
     project = service.call(admin.add_project(inventory, domain="fwd", name="fwd-1"))
@@ -70,15 +70,11 @@ def _closer(service: LiveService, server: RedisServer) -> tuple[httpx.Client, In
     spec = NodeSpec(host=server.host, port=server.port, password=server.password)
     instance = service.call(admin.adopt_instance(inventory, project_id=project.id, name="fwd", nodes=[spec]))
     token = login(service, domain="fwd", name="closer", password=PASSWORD, project_id=project.id)
-    return httpx.Client(base_url=service.url, headers={"X-Auth-Token": token}, timeout=60), instance
-
-
-def _close(client: httpx.Client, instance: Instance, session_id: int) -> httpx.Response:
-    return client.request(
+    return httpx.request(
         "DELETE",
-        f"/v3/{instance.project_id}/redis/nodes/{instance.nodes[0].id}/sessions",
-        json={"is_all": False, "session_ids": [str(session_id)]},
-        headers=FORWARDED,
+        f"{service.url}/v3/{project.id}/redis/nodes/{instance.nodes[0].id}/sessions",
+        json={"is_all": False, "session_ids": [str(victim.id)]},
+        headers={"X-Auth-Token": token, **FORWARDED},
     )
 
 
@@ -90,11 +86,9 @@ def _audited(service: LiveService, response: httpx.Response):
 
 def test_forwarded_headers_from_a_local_client_are_not_believed(direct, cluster, sessions):
     server = cluster.start_server()
-    client, instance = _closer(direct, server)
     victim = sessions(server)
 
-    with client:
-        response = _close(client, instance, victim.id)
+    response = _close_with_forwarded_headers(direct, server, victim)
 
     assert response.status_code == 403, response.text
     assert response.json()["error_code"] == "DBS.280032"
@@ -105,11 +99,9 @@ def test_forwarded_headers_from_a_local_client_are_not_believed(direct, cluster,
 
 def test_a_configured_proxy_is_believed(behind_proxy, cluster, sessions):
     server = cluster.start_server()
-    client, instance = _closer(behind_proxy, server)
     victim = sessions(server)
 
-    with client:
-        response = _close(client, instance, victim.id)
+    response = _close_with_forwarded_headers(behind_proxy, server, victim)
 
     assert response.status_code == 200, response.text
     assert _audited(behind_proxy, response).source_ip == "203.0.113.9"
