@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
+_CANCEL_AGAIN_SECONDS = 1.0
 
 
 class Periodic:
@@ -28,10 +29,16 @@ class Periodic:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        while not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # A cancel can be lost inside a round: a library may turn it into an error (a timeout firing
+            # as the cancel lands does, on Python 3.11), which the loop logs as a failed round and goes
+            # on. Awaiting the task after one cancel then waits forever: a CI run hung on it at shutdown.
+            await asyncio.wait({task}, timeout=_CANCEL_AGAIN_SECONDS)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
