@@ -33,9 +33,10 @@ class Periodic:
             return
         while not task.done():
             task.cancel()
-            # A cancel can be lost inside a round: a library may turn it into an error (a timeout firing
-            # as the cancel lands does, on Python 3.11), which the loop logs as a failed round and goes
-            # on. Awaiting the task after one cancel then waits forever: a CI run hung on it at shutdown.
+            # A cancel can be lost inside a round: redis-py (discovery) sends through asyncio.wait_for,
+            # which on Python 3.11 can drop a cancel that lands as the send completes, and code may turn
+            # one into an error that the loop logs as a failed round before going on. Awaiting the task
+            # after a single cancel then waits forever: a CI run hung on it at a test service's shutdown.
             await asyncio.wait({task}, timeout=_CANCEL_AGAIN_SECONDS)
         with contextlib.suppress(asyncio.CancelledError):
             await task
