@@ -226,8 +226,7 @@ class SessionService:
     ) -> int:
         """``parameters``: ``audit_parameters(selector)`` where the caller built them already (to authorize)."""
         self.require_usable(instance, node)
-        subject = AuditSubject(DELETE_SESSION.name, instance.id, node.id, parameters or audit_parameters(selector))
-        recorded = asyncio.ensure_future(self._audit.begin(meta, subject))
+        recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node.id, selector, parameters)))
         if selector.session_ids is not None:
             outcome = await self._close_ids(instance, node, selector, recorded)
         else:
@@ -427,8 +426,10 @@ def _raise_failures(
         raise failure(f"{failure.default_message} {len(errors)} of {len(targets)} nodes failed. {details}")
 
 
-def _subject(instance: Instance, node_id: str | None, selector: Selector) -> AuditSubject:
-    return AuditSubject(DELETE_SESSION.name, instance.id, node_id, audit_parameters(selector))
+def _subject(
+    instance: Instance, node_id: str | None, selector: Selector, parameters: Mapping[str, object] | None = None
+) -> AuditSubject:
+    return AuditSubject(DELETE_SESSION.name, instance.id, node_id, parameters or audit_parameters(selector))
 
 
 def audit_parameters(selector: Selector) -> dict[str, object]:
