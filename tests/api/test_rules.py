@@ -429,16 +429,22 @@ def test_runs_older_than_the_retention_are_pruned(world, cluster):
     assert [r["id"] for r in world.runs(instance, rule["id"])["runs"]] == [run.id, "run-29"]
 
 
+def _instance_with_a_batch_session(live: LiveService, cluster, opened, *, domain: str):
+    """A project and an instance of one new node, on which a session named batch-1 is open."""
+    inventory = live.services.inventory
+    project = live.call(admin.add_project(inventory, domain=domain, name="p"))
+    server = cluster.start_server()
+    node = NodeSpec(host=server.host, port=server.port)
+    instance = live.call(admin.adopt_instance(inventory, project_id=project.id, name=domain, nodes=[node]))
+    _open(opened, server, "batch-1")
+    return project, instance
+
+
 def test_two_replicas_on_one_store_run_a_rule_once_per_interval(tmp_path, cluster, opened):
     replicas = [LiveService(settings_for(tmp_path, rule_tick_seconds=0)).start() for _ in range(2)]
     try:
         first = replicas[0]
-        inventory = first.services.inventory
-        project = first.call(admin.add_project(inventory, domain="replicas", name="p"))
-        server = cluster.start_server()
-        node = NodeSpec(host=server.host, port=server.port)
-        instance = first.call(admin.adopt_instance(inventory, project_id=project.id, name="r", nodes=[node]))
-        _open(opened, server, "batch-1")
+        project, instance = _instance_with_a_batch_session(first, cluster, opened, domain="replicas")
         rule = first.call(
             first.services.rule_store.create(
                 project_id=project.id,
@@ -474,12 +480,7 @@ def test_the_serving_process_runs_due_rules_by_itself(tmp_path, cluster, opened)
     """A service with its scheduler loop on (the other services of the suite have it off)."""
     live = LiveService(settings_for(tmp_path, rule_tick_seconds=0.2)).start()
     try:
-        inventory = live.services.inventory
-        project = live.call(admin.add_project(inventory, domain="scheduled", name="p"))
-        server = cluster.start_server()
-        node = NodeSpec(host=server.host, port=server.port)
-        instance = live.call(admin.adopt_instance(inventory, project_id=project.id, name="s", nodes=[node]))
-        _open(opened, server, "batch-1")
+        project, instance = _instance_with_a_batch_session(live, cluster, opened, domain="scheduled")
         fields = {"name": "s", "match": {"name": ["batch-*"]}, "exclude": {}, "interval_seconds": 60}
         fields |= {"mode": "report", "max_per_run": 10, "enabled": True}
         rule = live.call(live.services.rule_store.create(project_id=project.id, instance_id=instance.id, fields=fields))
