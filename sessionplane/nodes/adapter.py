@@ -21,6 +21,7 @@ import asyncio
 import collections
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,7 +30,7 @@ import hiredis
 from sessionplane.inventory.records import Node
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.nodes.errors import CommandFailed, Operation, mapped_errors
-from sessionplane.nodes.pool import NodePool, OpenConnections, OwnConnections
+from sessionplane.nodes.pool import PRE_AUTH_USER, NodePool, OpenConnections, OwnConnections
 from sessionplane.nodes.wire import Endpoint, NodeConnection, ReplyError, tls_context
 from sessionplane.settings import Settings
 
@@ -109,13 +110,15 @@ class NodeAdapter:
         client of the given ACL users, in one pipelined write; returns how many clients the node closed.
 
         Every kill names the client's TYPE, so no command here can close a replication link (type
-        master/replica), whatever the listing said; our own connection is skipped.
+        master/replica), whatever the listing said. Our own connections: SKIPME spares the sending one, and a
+        kill of the user ours are until their AUTH waits out our handshakes (``NodePool.handshakes_held_off``).
         """
         payload = pack_user_kills(users) + pack_kills(ids, "normal") + pack_kills(pubsub_ids, "pubsub")
         count = 2 * len(users) + len(ids) + len(pubsub_ids)
 
-        async def run(_pool: NodePool, connection: NodeConnection) -> int:
-            return sum(_checked(r) for r in await connection.batch(payload, count))
+        async def run(pool: NodePool, connection: NodeConnection) -> int:
+            async with _user_kills_safe(pool, users):
+                return sum(_checked(r) for r in await connection.batch(payload, count))
 
         return await self._run(node, "kill", run) if count else 0
 
@@ -139,8 +142,9 @@ class NodeAdapter:
         async def run(pool: NodePool, connection: NodeConnection) -> tuple[NodeListing, int]:
             connection.send(_TYPED_LISTING, 2)  # read-only: safe before the record is durable
             await asyncio.shield(ready)  # the deadline must not cancel the record's write itself
-            connection.send(kills, 2 * len(users))
-            normal, pubsub, *kills_replies = await connection.replies(2 + 2 * len(users))
+            async with _user_kills_safe(pool, users):
+                connection.send(kills, 2 * len(users))
+                normal, pubsub, *kills_replies = await connection.replies(2 + 2 * len(users))
             closed = sum(_user_kill_count(r) for r in kills_replies)
             if not (isinstance(normal, bytes) and isinstance(pubsub, bytes)):
                 self._untyped.add(node.id)
@@ -288,6 +292,11 @@ class NodeAdapter:
 _TYPED_LISTING = hiredis.pack_command(("CLIENT", "LIST", "TYPE", "normal")) + hiredis.pack_command(
     ("CLIENT", "LIST", "TYPE", "pubsub")
 )
+
+
+def _user_kills_safe(pool: NodePool, users: Sequence[str]) -> AbstractAsyncContextManager[object]:
+    """Where the kills name the user our connections are until their AUTH, none of ours may be in its handshake."""
+    return pool.handshakes_held_off() if PRE_AUTH_USER in users else nullcontext()
 
 
 def _lines(reply: bytes) -> bytes:

@@ -4,6 +4,8 @@ Connections are opened on demand (up to ``size``) and kept while they work. ``ow
 connection of ours a listing may show (``OwnConnections``); ``settled()`` waits while a connection
 is still in its handshake (connected on the node, its ID not yet known to us), so that a CLIENT
 LIST reply is only ever filtered once every connection of ours that it can show has a known ID.
+``handshakes_held_off()`` keeps handshakes and kills of the node's ``default`` user apart: until its
+AUTH, a connection of ours is that user, and such a kill would close it.
 
 A pool left unused for a while is closed by the adapter's sweep (``idle_for``): at hundreds of
 nodes, a connection kept per node forever is a file descriptor per node forever. Every pool of
@@ -23,6 +25,7 @@ from sessionplane.nodes.client_list import ClientList
 from sessionplane.nodes.wire import Endpoint, NodeConnection
 
 RETIRED_SECONDS = 60.0
+PRE_AUTH_USER = "default"  # the ACL user a node lists a connection as until its AUTH (Redis, Valkey)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class NodePool:
         self._settled.set()
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._busy = 0  # connections handed out right now
+        self._pre_auth_kills = 0  # kills of PRE_AUTH_USER running now: no handshake may start meanwhile
+        self._no_pre_auth_kill = asyncio.Event()
+        self._no_pre_auth_kill.set()
         self._tally = tally or OpenConnections()
         self.last_used = _now()
 
@@ -112,6 +118,25 @@ class NodePool:
         """Our connections (``own``), once none of them is half-open."""
         await self._settled.wait()
         return self.own
+
+    @asynccontextmanager
+    async def handshakes_held_off(self) -> AsyncIterator[None]:
+        """Run a kill of ``PRE_AUTH_USER`` with no handshake of ours under way on the node.
+
+        The node lists a connection as ``default`` from its accept until it runs our AUTH: a ``CLIENT KILL
+        USER default`` it runs meanwhile closes a connection of ours (and fails the call opening it). So
+        the kill waits for the handshakes under way, and new ones wait until the node has answered it.
+        """
+        while self._opening:
+            await self._settled.wait()
+        self._pre_auth_kills += 1
+        self._no_pre_auth_kill.clear()
+        try:
+            yield
+        finally:
+            self._pre_auth_kills -= 1
+            if not self._pre_auth_kills:
+                self._no_pre_auth_kill.set()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[tuple[NodeConnection, bool]]:
@@ -155,13 +180,13 @@ class NodePool:
                 return
 
     async def _open_one(self) -> NodeConnection:
+        while self._pre_auth_kills:
+            await self._no_pre_auth_kill.wait()
         self._opening += 1
         self._settled.clear()
         try:
             async with asyncio.timeout(self._connect_timeout):
-                connection = await NodeConnection.open(
-                    self.endpoint, client_name=self._client_name, ssl_context=self._ssl_context
-                )
+                connection = await self._connect()
             self._open.add(connection)
             self._tally.count += 1
             return connection
@@ -169,6 +194,22 @@ class NodePool:
             self._opening -= 1
             if not self._opening:
                 self._settled.set()
+
+    async def _connect(self) -> NodeConnection:
+        """A new connection, handshake done; one closed by the node during its handshake is tried once more.
+
+        Until its AUTH a connection is the node's ``default`` user, and another process (another replica's
+        close-all) may kill that user meanwhile: no sign of trouble with the node. Twice is.
+        """
+        for attempt in (1, 2):
+            try:
+                return await NodeConnection.open(
+                    self.endpoint, client_name=self._client_name, ssl_context=self._ssl_context
+                )
+            except (EOFError, ConnectionResetError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _discard(self, connection: NodeConnection) -> None:
         connection.close()
