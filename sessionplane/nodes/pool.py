@@ -46,12 +46,11 @@ class OwnConnections:
 
     def ids_in(self, listing: ClientList) -> set[int]:
         """The IDs of the lines of ``listing`` that are ours."""
-        ids = listing.ids
-        ours = {ids[line] for line in listing.lines_of(self.open)}
+        ours = {listing.id_of(line) for line in listing.lines_of(self.open)}
         for line in listing.lines_of(self.closed):
-            address = self.closed[ids[line]]
-            if address is None or address == listing.client(line).addr:  # rare: a retired ID still listed
-                ours.add(ids[line])
+            client_id = listing.id_of(line)
+            if self.closed[client_id] in (None, listing.client(line).addr):  # rare: a retired ID still listed
+                ours.add(client_id)
         return ours
 
     def __bool__(self) -> bool:

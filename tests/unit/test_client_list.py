@@ -155,6 +155,9 @@ def test_lookups_agree_with_a_full_parse(rows, probe, other, newline):
     wanted = {probe, other} - {""}
     assert listing.ids_with_value("name", {probe, other}) == {c.id for c in clients if c.name in wanted}
     assert listing.ids_with_value("user", {"ops"}) == {c.id for c in clients if c.user == "ops"}
+    every_other = [c.id for c in clients][::2]
+    assert listing.lines_of([*every_other, 999]) == list(range(0, len(clients), 2))
+    assert [listing.id_of(line) for line in range(len(clients))] == [c.id for c in clients]
     for field in ("addr", "name", "flags", "user", "cmd"):
         assert listing.column(field) == [c.fields[field] for c in clients]
 
@@ -162,7 +165,7 @@ def test_lookups_agree_with_a_full_parse(rows, probe, other, newline):
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["10.0.0.1:5", "10.0.0.2:6", "[::1]:7", "[fe80::1%eth0]:8", "/tmp/r.sock:0"]),
+            st.sampled_from(["10.0.0.1:5", "10.0.0.2:6", "[::1]:7", "[fe80::1%eth0]:8", "/tmp/r.sock:0", "/tmp/a:b:0"]),
             st.sampled_from(["0", "1", "2", "30"]),
             st.sampled_from(["N", "b", "x", "P", "Nb"]),
             st.sampled_from(["-1", "0", "3", ""]),
