@@ -19,12 +19,20 @@ import sys
 import time
 
 from bench import cases_fleet, cases_inventory, cases_node, cases_workers
-from bench.harness import ROUNDS, Row, cluster_of, raise_open_file_limit, report, start_deployment
+from bench.harness import QUICK_ROUNDS, ROUNDS, Row, cluster_of, raise_open_file_limit, report, start_deployment
+from sessionplane.ops.allocator import keep_freed_memory
+from sessionplane.settings import Settings
 
 
 def main(groups: set[str]) -> int:
     limit = raise_open_file_limit()
-    print(f"open-file limit {limit}; {ROUNDS} rounds per case; medians [min-max]; order rotated each round")
+    # The raw baselines run here: they get the allocator settings the server runs with (its default).
+    kept = keep_freed_memory(Settings.model_fields["keep_freed_memory_mb"].default)
+    print(
+        f"open-file limit {limit}; freed memory kept for reuse here and in the server: {kept}; "
+        f"{ROUNDS} rounds per case ({QUICK_ROUNDS} for listings, statistics, small calls); "
+        "medians [min-max]; order rotated each round"
+    )
     singles, single_servers = cluster_of(3)
     many = 256 if "scale" in groups else 64
     fleet_cluster, fleet_servers = cluster_of(many if groups & {"fleet", "scale"} else 0)

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from bench.harness import (
     APP_USER,
+    QUICK_ROUNDS,
     Contender,
     Deployment,
     Http,
@@ -196,7 +197,7 @@ async def run_fleet(fleets: dict[str, Fleet]) -> list[Row]:
     big = fleets["f64x500"]
     await big.populate(500)
     for row in fleet_cases(big):
-        await rounds([row.api, row.fastest, *row.others], warmups=2)
+        await rounds([row.api, row.fastest, *row.others], warmups=2, count=QUICK_ROUNDS)
         rows.append(row)
     await big.drop()
     row = fleet_close(big, 500)

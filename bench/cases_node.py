@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from bench.harness import (
     APP_USER,
     OWN_USER,
+    QUICK_ROUNDS,
     Contender,
     Deployment,
     Holder,
@@ -340,13 +341,13 @@ async def run_all(nodes: dict[str, Node]) -> list[Row]:
         rows.append(row)
     await own.populate(5000)
     for row in (first_page(own), statistics_case(own)):
-        await rounds([row.api, row.fastest, *row.others], warmups=3)
+        await rounds([row.api, row.fastest, *row.others], warmups=3, count=QUICK_ROUNDS)
         rows.append(row)
     await own.drop()
     small = nodes["small"]
     await small.populate(10)
     for row in small_calls(small):
-        await rounds([row.api, row.fastest, *row.others], warmups=2)
+        await rounds([row.api, row.fastest, *row.others], warmups=2, count=QUICK_ROUNDS)
         rows.append(row)
     await small.drop()
     return rows

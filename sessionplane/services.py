@@ -30,6 +30,7 @@ from sessionplane.keyring import Keyring
 from sessionplane.limits.service import Limits, RateLimiter
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.nodes.discovery import TopologyReader
+from sessionplane.ops.allocator import keep_freed_memory
 from sessionplane.ops.limits import raise_open_file_limit
 from sessionplane.ops.metrics import FleetCollector, Metrics, NodeConnectionsCollector
 from sessionplane.ops.periodic import Periodic
@@ -173,6 +174,7 @@ class Services:
         closes, discovery refresh (off unless configured), the sweep of idle node pools."""
         s = self.settings
         raise_open_file_limit()  # node connections are file descriptors: take what the system allows
+        keep_freed_memory(s.keep_freed_memory_mb)  # megabyte replies: no fresh pages for each one
         loops = []
         if s.probe_interval_seconds:
             loops.append(Periodic("health-probe", s.probe_interval_seconds, self.probe.probe_round))

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         2, ge=1, description="Consecutive failed probes that make a node abnormal."
     )
     background_concurrency: int = Field(16, ge=1, le=1024, description="Nodes the sampler and the probe read at once.")
+    keep_freed_memory_mb: int = Field(
+        64, ge=0, le=1024, description="Freed memory the serving process keeps for reuse (glibc); 0: the defaults."
+    )
     metrics_enabled: bool | None = Field(
         None, description="/metrics: default on for loopback binds or when a bearer token is set, off otherwise."
     )
