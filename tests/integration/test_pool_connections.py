@@ -217,7 +217,7 @@ def test_a_kill_of_the_default_user_never_closes_our_connection_in_its_handshake
     kill waits for its handshake, so the call opening it succeeds and the connection is ours, open."""
     with LocalCluster(password="n0de-pa55", acl_user=AclUser("sp", "sp-pa55", OWN_USER_RULES)) as local:
         server = local.start_server()
-        holder = HandshakeHolder(server, hold=0.5)
+        holder = HandshakeHolder(server, hold=1.0)
 
         async def scenario() -> None:
             host, port = await holder.start()
@@ -250,7 +250,7 @@ def test_a_connection_another_process_killed_in_its_handshake_is_opened_again(tm
     node closes it in its handshake, and the call goes on, on a new connection."""
     with LocalCluster(password="n0de-pa55", acl_user=AclUser("sp", "sp-pa55", OWN_USER_RULES)) as local:
         server = local.start_server()
-        holder = HandshakeHolder(server, hold=0.5)
+        holder = HandshakeHolder(server, hold=1.0)
 
         async def scenario() -> None:
             host, port = await holder.start()
