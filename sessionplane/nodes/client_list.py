@@ -117,10 +117,6 @@ class ClientList:
         return [line.rstrip("\r") for line in lines]
 
     def __len__(self) -> int:
-        return self._line_count
-
-    @cached_property
-    def _line_count(self) -> int:
         """``len(self.lines)`` without splitting the reply (thousands of strings a count does not need)."""
         return len(self._ids_found)
 

@@ -210,27 +210,45 @@ async def _list_then_kill_default(adapter: NodeAdapter, node: Node) -> int:
     return closed
 
 
+@asynccontextmanager
+async def listing_in_its_handshake(
+    server: RedisServer, adapter: NodeAdapter, watcher
+) -> AsyncIterator[tuple[Node, HandshakeHolder, asyncio.Task[NodeListing]]]:
+    """A listing of ``server`` (as the ACL user ``sp``) whose new connection the node has accepted and
+    lists as ``default`` (``watcher`` sees it so), its handshake held back by a ``HandshakeHolder``."""
+    holder = HandshakeHolder(server, hold=1.0)
+    host, port = await holder.start()
+    node = Node("n1", "i1", "g1", "node_1", "master", "normal", host, port, False, "sp", "sp-pa55")
+    try:
+        listing = asyncio.create_task(adapter.client_list(node))  # opens the held connection
+        await holder.first_connected.wait()
+        while not _listed_as_default(watcher, holder.upstream_addrs[0]):
+            await asyncio.sleep(0.01)  # the case under test: the node lists ours as default
+        yield node, holder, listing
+    finally:
+        await holder.close()
+
+
+def _acl_cluster() -> LocalCluster:
+    return LocalCluster(password="n0de-pa55", acl_user=AclUser("sp", "sp-pa55", OWN_USER_RULES))
+
+
 @pytest.mark.parametrize("kill", [_kill_default, _list_then_kill_default], ids=["kill", "list-then-kill"])
 def test_a_kill_of_the_default_user_never_closes_our_connection_in_its_handshake(tmp_path, kill):
     """sessionplane as its own ACL user, clients as ``default``: a close-all kills the user ``default``.
     A connection of ours that the node has accepted but not yet authenticated is ``default`` too; the
     kill waits for its handshake, so the call opening it succeeds and the connection is ours, open."""
-    with LocalCluster(password="n0de-pa55", acl_user=AclUser("sp", "sp-pa55", OWN_USER_RULES)) as local:
+    with _acl_cluster() as local:
         server = local.start_server()
-        holder = HandshakeHolder(server, hold=1.0)
 
         async def scenario() -> None:
-            host, port = await holder.start()
-            node = Node("n1", "i1", "g1", "node_1", "master", "normal", host, port, False, "sp", "sp-pa55")
             app = RawSession(server)  # the default user, with the node's password
             watcher = server.client()  # the default user too
             try:
-                async with open_adapter(tmp_path) as adapter:
-                    listing = asyncio.create_task(adapter.client_list(node))  # opens the held connection
-                    await holder.first_connected.wait()
-                    while not _listed_as_default(watcher, holder.upstream_addrs[0]):
-                        await asyncio.sleep(0.01)  # the case under test: the node lists ours as default
-
+                async with (
+                    open_adapter(tmp_path) as adapter,
+                    listing_in_its_handshake(server, adapter, watcher) as (node, _holder, listing),
+                ):
                     closed = await kill(adapter, node)  # on a second connection
 
                     reply = await listing
@@ -240,7 +258,6 @@ def test_a_kill_of_the_default_user_never_closes_our_connection_in_its_handshake
             finally:
                 app.close()
                 watcher.close()
-                await holder.close()
 
         asyncio.run(scenario())
 
@@ -248,21 +265,16 @@ def test_a_kill_of_the_default_user_never_closes_our_connection_in_its_handshake
 def test_a_connection_another_process_killed_in_its_handshake_is_opened_again(tmp_path):
     """Another replica's close-all may kill ``default`` while a connection of ours is still that user: the
     node closes it in its handshake, and the call goes on, on a new connection."""
-    with LocalCluster(password="n0de-pa55", acl_user=AclUser("sp", "sp-pa55", OWN_USER_RULES)) as local:
+    with _acl_cluster() as local:
         server = local.start_server()
-        holder = HandshakeHolder(server, hold=1.0)
 
         async def scenario() -> None:
-            host, port = await holder.start()
-            node = Node("n1", "i1", "g1", "node_1", "master", "normal", host, port, False, "sp", "sp-pa55")
             other_replica = server.client()
             try:
-                async with open_adapter(tmp_path) as adapter:
-                    listing = asyncio.create_task(adapter.client_list(node))  # opens the held connection
-                    await holder.first_connected.wait()
-                    while not _listed_as_default(other_replica, holder.upstream_addrs[0]):
-                        await asyncio.sleep(0.01)
-
+                async with (
+                    open_adapter(tmp_path) as adapter,
+                    listing_in_its_handshake(server, adapter, other_replica) as (_node, holder, listing),
+                ):
                     killed = other_replica.execute_command(
                         "CLIENT", "KILL", "TYPE", "normal", "USER", "default", "SKIPME", "yes"
                     )
@@ -272,7 +284,6 @@ def test_a_connection_another_process_killed_in_its_handshake_is_opened_again(tm
                     assert len(reply.own.open) == 1 and reply.own.open <= client_ids(server)
             finally:
                 other_replica.close()
-                await holder.close()
 
         asyncio.run(scenario())
 
