@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader
 
+from sessionplane.api.middleware import declares_body
 from sessionplane.audit.trail import AuditSubject
 from sessionplane.auth.authenticate import RequestView, signs_body
 from sessionplane.auth.principal import RequestMeta
@@ -47,13 +48,16 @@ def _services(request: Request) -> Services:
 
 async def request_view(request: Request) -> RequestView:
     scope = request.scope  # path and scheme read from the scope: ``request.url`` rebuilds the whole URL
-    signed = signs_body(request.headers)
+    # A dict, read in one pass (the first of repeated names wins, as in Starlette's ``Headers``): a signature
+    # looks up a dozen names, each a scan of the header list in ``Headers``. ASGI servers send names lower-cased.
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
+    signed = signs_body(headers)
     return RequestView(
         method=request.method,
         path=scope["path"],
         query=tuple(request.query_params.multi_items()) if signed else (),  # only a signature covers it
-        headers=request.headers,
-        body=await request.body() if signed else b"",
+        headers=headers,
+        body=await request.body() if signed and declares_body(headers) else b"",
         path_project_id=request.path_params.get("project_id"),
         client_ip=request.client.host if request.client else None,
         secure=scope.get("scheme") == "https",

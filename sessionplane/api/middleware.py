@@ -95,8 +95,7 @@ class _BoundedBody:
         self._declared = _content_length(headers)
         self._received = 0
         self._deadline: float | None = None
-        # A request without Content-Length or Transfer-Encoding has no body to read.
-        self.complete = not (self._declared or "transfer-encoding" in headers)
+        self.complete = not declares_body(headers)
 
     async def receive(self) -> Message:
         if self.complete:
@@ -179,7 +178,13 @@ def _conflicting_parameter(query_string: bytes) -> str | None:
     return None
 
 
-def _content_length(headers: Headers) -> int | None:
+def declares_body(headers: Mapping[str, str]) -> bool:
+    """Whether the request's framing announces a body: without a Content-Length above 0 or a
+    Transfer-Encoding, it has none to read."""
+    return bool(_content_length(headers)) or "transfer-encoding" in headers
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
     try:
         return int(headers.get("content-length", ""))
     except ValueError:

@@ -96,7 +96,8 @@ class Authenticator:
         if key is None or key.secret is None:
             # Unknown keys have nothing to brute-force: no failure is recorded for them.
             raise AuthenticationFailed(_PREFIX + "verify aksk signature fail")
-        if await self._lockouts.access_key_locked(key.id):
+        lockout = await self._lockouts.access_key_state(key.id)
+        if self._lockouts.locked(lockout):
             raise AuthenticationFailed(_PREFIX + "AK access failed to reach the limit, forbidden")
         signed = signing.SignedRequest(request.method, request.path, request.query, request.headers, request.body)
         try:
@@ -105,7 +106,7 @@ class Authenticator:
             await self._lockouts.access_key_failed(key.id)
             reason = "signature expired" if exc.reason == "expired" else "verify aksk signature fail"
             raise AuthenticationFailed(_PREFIX + reason) from None
-        await self._lockouts.access_key_succeeded(key.id)
+        await self._lockouts.access_key_succeeded(key.id, state=lockout)
         project_id = request.headers.get("x-project-id") or request.path_project_id or ""
         found = await self._inventory.identity(user_id=key.user_id, project_id=project_id)
         if found is None:

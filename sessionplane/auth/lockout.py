@@ -90,25 +90,26 @@ class Lockouts:
 
     # -- access keys (existing keys only) --------------------------------------------------
 
+    async def access_key_state(self, access_key: str) -> LockoutState:
+        """The AK's failures and lock (read once per signed request: ``locked``, then ``access_key_succeeded``)."""
+        subject = _ak_subject(access_key)
+        state = await self._access_keys.get(subject, lambda: self._state(subject))
+        return state or LockoutState()
+
     async def access_key_locked(self, access_key: str) -> bool:
-        return (await self._access_key_state(access_key)).locked(self._clock())
+        return self.locked(await self.access_key_state(access_key))
 
     async def access_key_failed(self, access_key: str) -> None:
         async with self._db.transaction() as s:
             await s.execute(self._count_failure(_ak_subject(access_key), self._access_key_rule, self._clock()))
             await revision.bump(s)
 
-    async def access_key_succeeded(self, access_key: str) -> None:
-        state = await self._access_key_state(access_key)
+    async def access_key_succeeded(self, access_key: str, *, state: LockoutState) -> None:
+        """A verified signature: forget the AK's failures, if ``state`` (its state before) had any."""
         if state.failures or state.locked_until:
             async with self._db.transaction() as s:
                 await s.execute(delete(_table).where(_table.c.subject == _ak_subject(access_key)))
                 await revision.bump(s)
-
-    async def _access_key_state(self, access_key: str) -> LockoutState:
-        subject = _ak_subject(access_key)
-        state = await self._access_keys.get(subject, lambda: self._state(subject))
-        return state or LockoutState()
 
     async def _state(self, subject: str) -> LockoutState:
         query = select(_table.c.failures, _table.c.locked_until).where(_table.c.subject == subject)

@@ -22,6 +22,7 @@ Signatures are compared in constant time, inside a freshness window around X-Sdk
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -34,6 +35,7 @@ ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _SDK_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote(safe="~") leaves as it is
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")  # a path whose every segment is left as it is
 _EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 _CONTENT_HASH_HEADER = "x-sdk-content-sha256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -78,8 +80,14 @@ def parse_authorization(value: str) -> AuthorizationHeader:
 
 
 def parse_sdk_date(value: str) -> datetime:
-    # Read by its fixed positions: strptime alone was 2% of a small signed call's server CPU.
-    match = _SDK_DATE.fullmatch(value) if isinstance(value, str) else None
+    return _sdk_date(value) if isinstance(value, str) else _sdk_date("")
+
+
+# Every request signed in the same second carries the same date: parsed once. Read by its fixed
+# positions: strptime alone was 2% of a small signed call's server CPU.
+@functools.lru_cache(maxsize=64)
+def _sdk_date(value: str) -> datetime:
+    match = _SDK_DATE.fullmatch(value)
     try:
         if match is None:
             raise ValueError(value)
@@ -93,7 +101,8 @@ def _encode(text: str) -> str:
 
 
 def canonical_uri(path: str) -> str:
-    uri = "/".join(_encode(segment) for segment in path.split("/"))
+    # Our routes' paths need no encoding: one match of the whole path instead of one per segment.
+    uri = path if _UNRESERVED_PATH.fullmatch(path) else "/".join(_encode(segment) for segment in path.split("/"))
     return uri if uri.endswith("/") else uri + "/"
 
 

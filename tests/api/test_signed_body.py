@@ -15,6 +15,7 @@ import pytest
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
+from tests.rawhttp import RawHttp, chunked
 from tests.support import client_ids
 
 
@@ -60,4 +61,28 @@ def test_a_replayed_close_with_another_body_closes_nothing(service, tenant, acce
 
     genuine = httpx.request("DELETE", url, headers=captured, content=original)
     assert genuine.status_code == 200, genuine.text
+    assert target.closed_by_node() and bystander.alive()
+
+
+def test_a_signed_close_sent_in_chunks_is_verified_against_the_body_it_carries(
+    service, tenant, access_key, cluster, sessions, register
+):
+    """Without a Content-Length the body still counts: a chunked body is read and hashed, not taken as empty."""
+    server = cluster.start_server()
+    instance = register(server)
+    node_id = instance.nodes[0].id
+    target, bystander = sessions(server, name="target"), sessions(server, name="bystander")
+    body = json.dumps({"is_all": False, "session_ids": [str(target.id)]}).encode()
+    signed = sdk_signed_close(service, access_key, tenant.project_id, node_id, body)
+    path = f"/v3/{tenant.project_id}/redis/nodes/{node_id}/sessions"
+    headers = {"Host": f"{service.host}:{service.port}", **signed, "Transfer-Encoding": "chunked"}  # the signed host
+    with RawHttp(service.host, service.port) as connection:
+        connection.send(
+            f"DELETE {path} HTTP/1.1\r\n".encode()
+            + b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
+            + b"\r\n"
+        )
+        connection.send(b"".join(chunked([body[:10], body[10:]])) + b"0\r\n\r\n")
+        answer = connection.answer("DELETE")
+    assert answer.status == 200, answer.body
     assert target.closed_by_node() and bystander.alive()

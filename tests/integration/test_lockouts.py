@@ -67,7 +67,7 @@ def test_a_success_resets_the_ak_count(database_url):
         lockouts = Lockouts(db, clock=Clock())
         for _ in range(5):
             await lockouts.access_key_failed("AK")
-        await lockouts.access_key_succeeded("AK")
+        await lockouts.access_key_succeeded("AK", state=await lockouts.access_key_state("AK"))
         assert await rows(db) == 0
         for _ in range(5):
             await lockouts.access_key_failed("AK")
@@ -148,7 +148,7 @@ def test_an_ak_locked_by_another_process_is_seen_at_once(database_url):
         for _ in range(6):
             await there.access_key_failed("AK")
         assert await here.access_key_locked("AK")
-        await there.access_key_succeeded("AK")
+        await there.access_key_succeeded("AK", state=await there.access_key_state("AK"))
         assert not await here.access_key_locked("AK")
 
     run_with(database_url, work, databases=2)
