@@ -221,14 +221,14 @@ def _pack(*args: object) -> bytes:
     return hiredis.pack_command(args)
 
 
-async def raw_first_page(node: Node, limit: int = 100) -> list[bytes]:
-    """CLIENT LIST, the `limit` highest IDs found in one pass, only those lines parsed."""
+async def raw_first_page(node: Node, limit: int = 100) -> list[dict[bytes, bytes]]:
+    """CLIENT LIST, the `limit` highest IDs found in one pass, only those lines parsed (into their fields)."""
     assert node.raw
     reply = await node.raw.call("CLIENT", "LIST")
     lines = reply.split(b"\n")
     ids = list(map(int, _ID.findall(b"\n" + reply)))
     top = sorted(range(len(ids)), key=ids.__getitem__, reverse=True)[:limit]
-    return [lines[i] for i in top]
+    return [dict(field.split(b"=", 1) for field in lines[i].split(b" ")) for i in top]
 
 
 async def raw_statistics(node: Node) -> tuple[Counter, Counter, int]:

@@ -114,7 +114,8 @@ class ClientList:
         lines = self.text.split("\n")
         if lines and not lines[-1].strip():
             lines.pop()
-        return [line.rstrip("\r") for line in lines]
+        # No server writes "\r\n" inside a reply; a C scan for one spares a pass over every line.
+        return [line.rstrip("\r") for line in lines] if "\r" in self.text else lines
 
     def __len__(self) -> int:
         """``len(self.lines)`` without splitting the reply (thousands of strings a count does not need)."""
