@@ -36,6 +36,7 @@ from sessionplane.settings import Settings
 
 T = TypeVar("T")
 KillIds = tuple[Sequence[int], Sequence[int]]  # normal clients' IDs, pub/sub clients' IDs
+Kills = tuple[Sequence[int], Sequence[int], Sequence[str]]  # normal IDs, pub/sub IDs, whole ACL users
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,8 @@ class NodeAdapter:
         return await self._run(node, "kill", run) if count else 0
 
     async def list_then_kill_users(
-        self, node: Node, users: Sequence[str], *, ready: Awaitable[object]
-    ) -> tuple[NodeListing, int]:
+        self, node: Node, users: Sequence[str], *, ready: Awaitable[object], then: Callable[[NodeListing], Kills]
+    ) -> int:
         """The typed listing (as ``client_list``), then every normal and pub/sub client of ``users``, in one
         pipeline: the node runs it in order with no round trip between, so a close-all whose users are
         known ahead costs one round trip, and the listing shows the sessions its kills closed.
@@ -133,26 +134,43 @@ class NodeAdapter:
         lists while the record is written. Waiting for it counts against the node deadline; a failed
         ``ready`` raises here, and nothing was killed.
 
-        Returns the listing and how many clients the node closed. A user the node no longer has ("No such
-        user") has no client to close. A node that refuses the typed listing is asked plainly after the
-        kills (and from then on, as in ``client_list``): the count stays exact, the listing comes late.
+        ``then(listing)`` decides, while the node is still killing, what else to close (normal IDs, pub/sub
+        IDs, users: what those users did not cover); its kills follow on the same connection. Returns how
+        many clients the node closed. A user the node no longer has ("No such user") has no client to close.
+        A node that refuses the typed listing is asked plainly after the kills (and from then on, as in
+        ``client_list``): the count stays exact, the listing comes late.
         """
         kills = pack_user_kills(users)
 
-        async def run(pool: NodePool, connection: NodeConnection) -> tuple[NodeListing, int]:
+        async def run(pool: NodePool, connection: NodeConnection) -> int:
             connection.send(_TYPED_LISTING, 2)  # read-only: safe before the record is durable
             await asyncio.shield(ready)  # the deadline must not cancel the record's write itself
             async with _user_kills_safe(pool, users):
                 connection.send(kills, 2 * len(users))
-                normal, pubsub, *kills_replies = await connection.replies(2 + 2 * len(users))
-            closed = sum(_user_kill_count(r) for r in kills_replies)
-            if not (isinstance(normal, bytes) and isinstance(pubsub, bytes)):
-                self._untyped.add(node.id)
-                return NodeListing(_checked(await connection.call("CLIENT", "LIST")), await pool.settled()), closed
-            listing = NodeListing(
-                _lines(normal) + _lines(pubsub), await pool.settled(), links_excluded=True, pubsub_tail=_count(pubsub)
-            )
-            return listing, closed
+                normal, pubsub = await connection.replies(2)
+                if isinstance(normal, bytes) and isinstance(pubsub, bytes):
+                    listing = NodeListing(
+                        _lines(normal) + _lines(pubsub),
+                        await pool.settled(),
+                        links_excluded=True,
+                        pubsub_tail=_count(pubsub),
+                    )
+                    unread = 2 * len(users)  # the kills' replies: read after ``then``, which runs while they run
+                    closed = 0
+                else:
+                    closed = sum(_user_kill_count(r) for r in await connection.replies(2 * len(users)))
+                    self._untyped.add(node.id)
+                    listing = NodeListing(_checked(await connection.call("CLIENT", "LIST")), await pool.settled())
+                    unread = 0
+                ids, pubsub_ids, more_users = then(listing)
+                rest = pack_user_kills(more_users) + pack_kills(ids, "normal") + pack_kills(pubsub_ids, "pubsub")
+                count = 2 * len(more_users) + len(ids) + len(pubsub_ids)
+                # ``more_users`` were not killed above: a held-off handshake is never entered twice.
+                async with _user_kills_safe(pool, more_users):
+                    connection.send(rest, count)
+                    replies = await connection.replies(unread + count)
+            closed += sum(_user_kill_count(r) for r in replies[:unread])
+            return closed + sum(_checked(r) for r in replies[unread:])
 
         return await self._run(node, "kill", run)
 

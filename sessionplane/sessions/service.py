@@ -298,25 +298,33 @@ class SessionService:
         self, instance: Instance, node: Node, users: Sequence[str], recorded: Awaitable[str]
     ) -> NodeOutcome:
         """Close-all in one round trip: the node's listing and the kills of ``users`` in one pipeline
-        (``NodeAdapter.list_then_kill_users``); then, from that listing, what those users did not cover (a
-        user new since the last close-all, by user or ID as ``plan_close`` decides)."""
+        (``NodeAdapter.list_then_kill_users``); then, from that listing, decided while the node kills, what
+        those users did not cover (a user new since the last close-all, by user or ID as ``plan_close``
+        decides), on the same connection."""
         try:
             self.require_usable(instance, node)
         except SessionplaneError as exc:
             return _unread(node, exc)
+        reads: list[NodeRead] = []  # the last is the listing the kills went by (a retried connection reads again)
+        killed = set(users)
+
+        def rest(reply: NodeListing) -> tuple[Sequence[int], Sequence[int], Sequence[str]]:
+            read = self._node_read(instance, node, reply, None)
+            reads.append(read)
+            self._remember_users(node, read)
+            user = read.listing.column("user")
+            others = [i for i in read.sessions if user[i] not in killed]  # whole users: each user's every session
+            plan = selection.plan_close(
+                read.listing, others, shielded=read.shielded, everything=True, per_user=self._settings.per_user_kill
+            )
+            return plan.ids, plan.pubsub_ids, plan.users
+
         try:
             # Nothing is killed before the audit record is durable; the node lists while it is written.
-            reply, closed = await self._nodes.list_then_kill_users(node, users, ready=recorded)
-            read = self._node_read(instance, node, reply, None)
-            self._remember_users(node, read)
-            user, killed = read.listing.column("user"), set(users)
-            rest = [i for i in read.sessions if user[i] not in killed]  # whole users: each user's every session
-            plan = selection.plan_close(
-                read.listing, rest, shielded=read.shielded, everything=True, per_user=self._settings.per_user_kill
-            )
-            closed += await self._execute(node, plan)
+            closed = await self._nodes.list_then_kill_users(node, users, ready=recorded, then=rest)
         except SessionplaneError as exc:
             return _unread(node, exc)
+        read = reads[-1]
         return NodeOutcome(
             node.id,
             matched=len(read.sessions),

@@ -58,9 +58,9 @@ def ahead(service: LiveService, monkeypatch: pytest.MonkeyPatch) -> list[tuple[s
     named: list[tuple[str, ...]] = []
     real = adapter.list_then_kill_users
 
-    async def recorded(node, users, *, ready):
+    async def recorded(node, users, *, ready, then):
         named.append(tuple(users))
-        return await real(node, users, ready=ready)
+        return await real(node, users, ready=ready, then=then)
 
     monkeypatch.setattr(adapter, "list_then_kill_users", recorded)
     return named

@@ -206,8 +206,7 @@ async def _kill_default(adapter: NodeAdapter, node: Node) -> int:
 async def _list_then_kill_default(adapter: NodeAdapter, node: Node) -> int:
     recorded = asyncio.get_running_loop().create_future()
     recorded.set_result("audit-id")
-    _, closed = await adapter.list_then_kill_users(node, ["default"], ready=recorded)
-    return closed
+    return await adapter.list_then_kill_users(node, ["default"], ready=recorded, then=lambda _listing: ((), (), ()))
 
 
 @asynccontextmanager
