@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from sessionplane.demo.servers import RedisServer, free_port, redis_server_binary
+from sessionplane.demo.servers import PORT_ATTEMPTS, PortTaken, RedisServer, free_port, redis_server_binary
 
 LIVENESS_DEADLINE_SECONDS = 60.0
 
@@ -88,13 +88,20 @@ class Topologies:
         self.servers: list[ConfiguredServer] = []
 
     def _server(self, **options: object) -> ConfiguredServer:
-        port = free_port()
-        workdir = self.root / str(port)
-        workdir.mkdir()
         options.setdefault("password", self.password)
-        server = ConfiguredServer(port=port, workdir=workdir, **options)  # type: ignore[arg-type]
-        self.servers.append(server)
-        return server.start()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = free_port()
+            workdir = self.root / str(port)
+            workdir.mkdir()
+            server = ConfiguredServer(port=port, workdir=workdir, **options)  # type: ignore[arg-type]
+            self.servers.append(server)  # stopped with the others even if it fails to start
+            try:
+                return server.start()
+            except PortTaken:
+                self.servers.remove(server)
+                if attempt == PORT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- a primary with replicas -----------------------------------------------------------
 

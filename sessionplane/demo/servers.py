@@ -51,6 +51,13 @@ class AclUser:
     rules: tuple[str, ...] = ()
 
 
+PORT_ATTEMPTS = 5  # ports tried by a start whose free port another process took first
+
+
+class PortTaken(RuntimeError):
+    """The port chosen for a server was taken by another process before the server could bind it."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,18 +123,29 @@ class RedisServer:
             client.execute_command("ACL", "SETUSER", user.name, "reset", "on", f">{user.password}", *user.rules)
 
     def _wait_until_ready(self, attempts: int = 200) -> None:
+        """Until the server answers, and it is this process that answers: a free port can be handed to two
+        starters at once (the tests' parallel workers), and the one that loses the bind must not go on
+        with the other's server, whose clients it would then list and close."""
         for _ in range(attempts):
             try:
                 with self.client() as client:
-                    client.ping()
-                return
-            except redis.ConnectionError:
+                    answered_by = client.info("server").get("process_id")
+            except redis.ConnectionError:  # not listening yet (or, with a password refused, someone else)
                 if self.process and self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"{self.kind}-server on port {self.port} exited; see {self.workdir}/redis.log"
-                    ) from None
+                    raise self._exited() from None
                 time.sleep(0.025)
+                continue
+            if self.process is None or answered_by == self.process.pid:
+                return
+            self.stop()
+            raise PortTaken(f"port {self.port} is taken by another server (pid {answered_by})")
         raise RuntimeError(f"{self.kind}-server on port {self.port} did not start")
+
+    def _exited(self) -> RuntimeError:
+        log = self.workdir / "redis.log"
+        if log.exists() and "Address already in use" in log.read_text(errors="replace"):
+            return PortTaken(f"port {self.port} is taken by another process")
+        return RuntimeError(f"{self.kind}-server on port {self.port} exited; see {log}")
 
     def client(self, **options: object) -> redis.Redis:
         return redis.Redis(host=self.host, port=self.port, password=self.password, **options)  # type: ignore[arg-type]
@@ -159,19 +177,26 @@ class LocalCluster:
         self.servers: list[RedisServer] = []
 
     def start_server(self, *, replica_of: RedisServer | None = None) -> RedisServer:
-        port = free_port()
-        workdir = self.root / str(port)
-        workdir.mkdir()
-        server = RedisServer(
-            port=port,
-            workdir=workdir,
-            password=self.password,
-            replica_of=replica_of,
-            kind=self.kind,
-            acl_user=self.acl_user,
-        )
-        self.servers.append(server)
-        return server.start()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = free_port()
+            workdir = self.root / str(port)
+            workdir.mkdir()
+            server = RedisServer(
+                port=port,
+                workdir=workdir,
+                password=self.password,
+                replica_of=replica_of,
+                kind=self.kind,
+                acl_user=self.acl_user,
+            )
+            self.servers.append(server)  # stopped with the others even if it fails to start
+            try:
+                return server.start()
+            except PortTaken:
+                self.servers.remove(server)
+                if attempt == PORT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         for server in self.servers:
