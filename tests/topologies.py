@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from sessionplane.demo.servers import PORT_ATTEMPTS, PortTaken, RedisServer, free_port, redis_server_binary
+from sessionplane.demo.servers import RedisServer, free_port, redis_server_binary, start_on_free_port
 
 LIVENESS_DEADLINE_SECONDS = 60.0
 
@@ -89,19 +89,11 @@ class Topologies:
 
     def _server(self, **options: object) -> ConfiguredServer:
         options.setdefault("password", self.password)
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            port = free_port()
-            workdir = self.root / str(port)
-            workdir.mkdir()
-            server = ConfiguredServer(port=port, workdir=workdir, **options)  # type: ignore[arg-type]
-            self.servers.append(server)  # stopped with the others even if it fails to start
-            try:
-                return server.start()
-            except PortTaken:
-                self.servers.remove(server)
-                if attempt == PORT_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
+
+        def server(port: int, workdir: Path) -> ConfiguredServer:
+            return ConfiguredServer(port=port, workdir=workdir, **options)  # type: ignore[arg-type]
+
+        return start_on_free_port(server, root=self.root, owned=self.servers)
 
     # -- a primary with replicas -----------------------------------------------------------
 

@@ -96,9 +96,6 @@ class Lockouts:
         state = await self._access_keys.get(subject, lambda: self._state(subject))
         return state or LockoutState()
 
-    async def access_key_locked(self, access_key: str) -> bool:
-        return self.locked(await self.access_key_state(access_key))
-
     async def access_key_failed(self, access_key: str) -> None:
         async with self._db.transaction() as s:
             await s.execute(self._count_failure(_ak_subject(access_key), self._access_key_rule, self._clock()))

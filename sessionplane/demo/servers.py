@@ -13,8 +13,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import redis
 
@@ -62,6 +64,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+S = TypeVar("S", bound="RedisServer")
+
+
+def start_on_free_port(server: Callable[[int, Path], S], *, root: Path, owned: list[S]) -> S:
+    """Start ``server(port, workdir)`` on a free port, its directory under ``root``; kept in ``owned`` (stopped
+    with the others even if it fails to start). Another port when a parallel starter took the first."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        workdir = root / str(port)
+        workdir.mkdir()
+        candidate = server(port, workdir)
+        owned.append(candidate)
+        try:
+            candidate.start()
+            return candidate
+        except PortTaken:
+            owned.remove(candidate)
+            if attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -177,11 +201,8 @@ class LocalCluster:
         self.servers: list[RedisServer] = []
 
     def start_server(self, *, replica_of: RedisServer | None = None) -> RedisServer:
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            port = free_port()
-            workdir = self.root / str(port)
-            workdir.mkdir()
-            server = RedisServer(
+        def server(port: int, workdir: Path) -> RedisServer:
+            return RedisServer(
                 port=port,
                 workdir=workdir,
                 password=self.password,
@@ -189,14 +210,8 @@ class LocalCluster:
                 kind=self.kind,
                 acl_user=self.acl_user,
             )
-            self.servers.append(server)  # stopped with the others even if it fails to start
-            try:
-                return server.start()
-            except PortTaken:
-                self.servers.remove(server)
-                if attempt == PORT_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
+
+        return start_on_free_port(server, root=self.root, owned=self.servers)
 
     def stop(self) -> None:
         for server in self.servers:

@@ -42,11 +42,15 @@ def sdk_signed_close(service, access_key, project_id: str, node_id: str, body: b
     return {k: v for k, v in signed.header_params.items() if k != "Host"}
 
 
-def test_a_replayed_close_with_another_body_closes_nothing(service, tenant, access_key, cluster, sessions, register):
+def _target_and_bystander(cluster, register, sessions):
+    """A registered node with two sessions: the one a close names, and one it must leave alone."""
     server = cluster.start_server()
-    instance = register(server)
-    node_id = instance.nodes[0].id
-    target, bystander = sessions(server, name="target"), sessions(server, name="bystander")
+    node_id = register(server).nodes[0].id
+    return server, node_id, sessions(server, name="target"), sessions(server, name="bystander")
+
+
+def test_a_replayed_close_with_another_body_closes_nothing(service, tenant, access_key, cluster, sessions, register):
+    server, node_id, target, bystander = _target_and_bystander(cluster, register, sessions)
     original = json.dumps({"is_all": False, "session_ids": [str(target.id)]}).encode()
     captured = sdk_signed_close(service, access_key, tenant.project_id, node_id, original)
     url = f"{service.url}/v3/{tenant.project_id}/redis/nodes/{node_id}/sessions"
@@ -68,10 +72,7 @@ def test_a_signed_close_sent_in_chunks_is_verified_against_the_body_it_carries(
     service, tenant, access_key, cluster, sessions, register
 ):
     """Without a Content-Length the body still counts: a chunked body is read and hashed, not taken as empty."""
-    server = cluster.start_server()
-    instance = register(server)
-    node_id = instance.nodes[0].id
-    target, bystander = sessions(server, name="target"), sessions(server, name="bystander")
+    _server, node_id, target, bystander = _target_and_bystander(cluster, register, sessions)
     body = json.dumps({"is_all": False, "session_ids": [str(target.id)]}).encode()
     signed = sdk_signed_close(service, access_key, tenant.project_id, node_id, body)
     path = f"/v3/{tenant.project_id}/redis/nodes/{node_id}/sessions"
