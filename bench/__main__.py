@@ -10,6 +10,8 @@ names it. See bench/harness.py for how rounds are run (warm-up, rotation, verifi
     python -m bench scale      instance close on 1, 16, 64 and 256 nodes (100 sessions each)
     python -m bench inventory  100,000 nodes (rows only) vs 100 on PostgreSQL: ListInstances, a node call
     python -m bench workers    GET first page throughput, serve --workers 2 vs 1 on PostgreSQL
+
+    BENCH_PIN=1 python -m bench ...   the nodes on a core of their own (bench/harness.py, PINNED)
 """
 
 from __future__ import annotations
@@ -19,19 +21,31 @@ import sys
 import time
 
 from bench import cases_fleet, cases_inventory, cases_node, cases_workers
-from bench.harness import QUICK_ROUNDS, ROUNDS, Row, cluster_of, raise_open_file_limit, report, start_deployment
+from bench.harness import (
+    CLIENT_CORES,
+    QUICK_ROUNDS,
+    ROUNDS,
+    Row,
+    cluster_of,
+    pin,
+    pinning,
+    raise_open_file_limit,
+    report,
+    start_deployment,
+)
 from sessionplane.ops.allocator import keep_freed_memory
 from sessionplane.settings import Settings
 
 
 def main(groups: set[str]) -> int:
     limit = raise_open_file_limit()
+    pin(0, CLIENT_CORES)  # the baselines' client, and redis-benchmark and redis-cli, which start from here
     # The raw baselines run here: they get the allocator settings the server runs with (its default).
     kept = keep_freed_memory(Settings.model_fields["keep_freed_memory_mb"].default)
     print(
         f"open-file limit {limit}; freed memory kept for reuse here and in the server: {kept}; "
         f"{ROUNDS} rounds per case ({QUICK_ROUNDS} for listings, statistics, small calls); "
-        "medians [min-max]; order rotated each round"
+        f"medians [min-max]; order rotated each round; {pinning()}"
     )
     singles, single_servers = cluster_of(3)
     many = 256 if "scale" in groups else 64

@@ -47,6 +47,30 @@ APP_USER, APP_PASSWORD = "app", secrets.token_urlsafe(12)
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
 RAW_NAME = "bench-raw"  # the baselines' connections: protected by name where sessionplane shares their user
 OWN_GRANTS = [*OWN_USER_RULES, "+info"]
+# BENCH_PIN=1: the nodes and the holders of their sessions on the machine's last core, the server and the
+# baselines' client on the others. In a deployment the nodes run on machines of their own; unpinned (the
+# default), dozens of nodes and the server compete for two cores, and every millisecond of the server's
+# CPU is one the nodes' kills wait for. Pinned, the HTTP client shares the server's core (where redis-py's
+# client has its own, the node's being apart): read a pinned run for the node-bound cases, the closes.
+PINNED = os.environ.get("BENCH_PIN") == "1"
+_CORES = sorted(os.sched_getaffinity(0))
+NODE_CORES, CLIENT_CORES = {_CORES[-1]}, set(_CORES[:-1]) or {_CORES[-1]}
+
+
+def pin(pid: int, cores: set[int]) -> None:
+    """With ``BENCH_PIN=1``, run process ``pid`` (0: this one) on ``cores`` only."""
+    if PINNED:
+        os.sched_setaffinity(pid, cores)
+
+
+def pinning() -> str:
+    if not PINNED:
+        return "nodes and server share every core (BENCH_PIN=1 pins them apart)"
+    return f"nodes and their sessions' holders pinned to core {_cores(NODE_CORES)}, the rest to {_cores(CLIENT_CORES)}"
+
+
+def _cores(cores: set[int]) -> str:
+    return ",".join(map(str, sorted(cores)))
 
 
 def raise_open_file_limit() -> int:
@@ -114,6 +138,7 @@ class Holder:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.holder"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
+        pin(self.process.pid, NODE_CORES)
         assert self.process.stdin and self.process.stdout
         self.process.stdin.write(json.dumps(spec) + "\n")
         self.process.stdin.flush()
@@ -241,6 +266,7 @@ def start_deployment(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    pin(process.pid, CLIENT_CORES)
     _wait_listening("127.0.0.1", port, process)
     token = asyncio.run(_login(f"http://127.0.0.1:{port}", project_id))
     return Deployment(
@@ -433,5 +459,7 @@ def cluster_of(count: int, *, password: str | None = None) -> tuple[LocalCluster
     cluster = LocalCluster(password=password)
     servers = [cluster.start_server() for _ in range(count)]
     for server in servers:
+        assert server.process is not None
+        pin(server.process.pid, NODE_CORES)
         acl(server)
     return cluster, servers
