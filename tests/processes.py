@@ -101,8 +101,11 @@ class ServeProcess:
     def __enter__(self) -> ServeProcess:
         return self.start()
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
         self.stop()
+        if exc_type is not None and self._log.exists():
+            # pytest shows a failed test's captured output: the server's side of what went wrong.
+            print(f"--- the last lines of {self._log.name} ---", *self._log.read_text().splitlines()[-60:], sep="\n")
 
 
 def sign_in(url: str, *, domain: str, name: str, password: str, project_id: str) -> str:

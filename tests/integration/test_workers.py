@@ -50,13 +50,14 @@ def tcp_sockets(pid: int, port: int, state: str) -> set[str]:
     return {r[9] for r in rows if r[9] in held and r[3] == state and int(r[1].rsplit(":", 1)[1], 16) == port}
 
 
-def wait_for(condition, what: str):
+def wait_for(condition, what: str, *, observed=None):
+    """``condition()`` once it is truthy; ``observed()`` says what there was instead if it never is."""
     for _ in range(2400):  # generous: two cores shared by many tests
         value = condition()
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f" (now: {observed()!r})" if observed else ""))
 
 
 def sampled_by(url: str) -> dict[int, int]:
@@ -91,7 +92,11 @@ def test_workers_serve_one_store_and_a_killed_worker_is_replaced(tmp_path, clust
         with ServeProcess(data_dir, tmp_path / "serve.log", args=("--workers", "2"), **env) as serve:
             first = wait_for(lambda: len(pids := worker_pids(serve)) == 2 and pids, "two workers")
             # Each worker is a replica: the two divide the nodes to sample, two each.
-            wait_for(lambda: sampled_by(url) == {pid: 2 for pid in first}, "each worker to sample two nodes")
+            wait_for(
+                lambda: sampled_by(url) == {pid: 2 for pid in first},
+                "each worker to sample two nodes",
+                observed=lambda: (sampled_by(url), worker_pids(serve)),
+            )
             token = sign_in(serve.url, domain="acme", name="root", password=PASSWORD, project_id=project)
             assert all(instances(serve.url, project, token).status_code == 200 for _ in range(10))
 
@@ -100,7 +105,11 @@ def test_workers_serve_one_store_and_a_killed_worker_is_replaced(tmp_path, clust
                 lambda: len(pids := worker_pids(serve)) == 2 and first[0] not in pids and pids, "a replacement"
             )
             assert first[1] in replaced
-            wait_for(lambda: sampled_by(url) == {pid: 2 for pid in replaced}, "the replacement to take its share")
+            wait_for(
+                lambda: sampled_by(url) == {pid: 2 for pid in replaced},
+                "the replacement to take its share",
+                observed=lambda: (sampled_by(url), worker_pids(serve)),
+            )
             assert all(instances(serve.url, project, token).status_code == 200 for _ in range(10))
 
             # A password changed in the store: the old token is refused by every worker at once.
