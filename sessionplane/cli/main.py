@@ -65,7 +65,7 @@ def serve(
 ) -> None:
     """Serve the API. Settings come from flags, SESSIONPLANE_* variables, and the TOML file in SESSIONPLANE_CONFIG."""
     from sessionplane.app import create_app  # the web stack only where it serves: other commands start faster
-    from sessionplane.server import server_config
+    from sessionplane.server import server_config, settled
 
     settings = load_settings(data_dir, database_url, host=host, port=port)
     configure_logging(settings.log_level)
@@ -73,7 +73,7 @@ def serve(
         _serve_workers(settings, workers)
         return
     try:
-        application = create_app(settings)
+        application = settled(create_app(settings))
     except (OSError, ValueError) as exc:  # the data directory or the keyring cannot be used as they are
         err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None

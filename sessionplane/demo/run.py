@@ -33,7 +33,7 @@ from sessionplane.iam.system_policies import READ_ONLY
 from sessionplane.inventory.records import Instance, NodeSpec, Project, User
 from sessionplane.nodes.grants import OWN_USER_RULES
 from sessionplane.rules.model import Rule, parse_rule
-from sessionplane.server import server_config
+from sessionplane.server import server_config, settled
 from sessionplane.services import Services
 from sessionplane.settings import Settings
 
@@ -213,7 +213,7 @@ def run_demo(*, host: str, port: int, node_count: int, state_file: str | None) -
             state = _state(settings, f"http://{host}:{port}", project.id, instance, passwords, key, rule_id)
             if state_file:
                 _write_private(Path(state_file), state.as_json())
-            config = server_config(create_app(settings), settings)
+            config = server_config(settled(create_app(settings)), settings)
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: both arrive
             # here as KeyboardInterrupt, so the nodes and the data directory are always cleaned up.
             signal.signal(signal.SIGTERM, signal.default_int_handler)
