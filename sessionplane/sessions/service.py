@@ -74,14 +74,19 @@ class NodeOutcome:
     matched: int = 0
     closed: int = 0
     error: SessionplaneError | None = None
-    newest_id: int = 0  # the newest client ID the close's listing showed (reconnect tracking's line)
-    # The listings and the lines of each that it closed: who they were is worked out by reconnect
-    # tracking, in the background, after the answer (three columns and a count over thousands of lines).
+    # The listings and the lines of each that it closed: who they were, and the newest client ID they
+    # showed, are worked out by reconnect tracking, in the background, after the answer (columns and
+    # a count over thousands of lines).
     closed_lines: tuple[tuple[ClientList, Sequence[int]], ...] = field(default=(), repr=False)
 
     def closed_identities(self) -> Counter[tuple[str, str, str]]:
         """(ip, name, user) of each session this close closed."""
         return sum((selection.identities(listing, lines) for listing, lines in self.closed_lines), Counter())
+
+    @property
+    def newest_id(self) -> int:
+        """The newest client ID the close's listings showed (reconnect tracking's line)."""
+        return max((max(listing.ids, default=0) for listing, _lines in self.closed_lines), default=0)
 
     def audit(self) -> dict[str, Any]:
         if self.error:
@@ -112,8 +117,18 @@ class SessionService:
         self.require_usable(instance, node)
         return self._node_read(instance, node, await self._client_list(node, selector), selector)
 
-    def _node_read(self, instance: Instance, node: Node, reply: NodeListing, selector: Selector | None) -> NodeRead:
+    def _node_read(
+        self,
+        instance: Instance,
+        node: Node,
+        reply: NodeListing,
+        selector: Selector | None,
+        *,
+        closing_all: bool = False,
+    ) -> NodeRead:
         listing = reply.parsed()
+        if closing_all:  # it reads the users (to remember them, to kill by user): first, so the protections by
+            listing.column("user")  # user scan that column instead of the whole reply (``ids_with_value``)
         shielded = self.protection(instance).shielded(listing, reply.own)
         sessions = selection.client_sessions(listing, shielded)
         selected = selector.lines(listing, sessions) if selector else sessions
@@ -133,7 +148,6 @@ class SessionService:
             read.node.id,
             matched=len(lines),
             closed=closed,
-            newest_id=max(read.listing.ids, default=0),
             closed_lines=((read.listing, lines),),
         )
 
@@ -309,7 +323,7 @@ class SessionService:
         killed = set(users)
 
         def rest(reply: NodeListing) -> tuple[Sequence[int], Sequence[int], Sequence[str]]:
-            read = self._node_read(instance, node, reply, None)
+            read = self._node_read(instance, node, reply, None, closing_all=True)
             reads.append(read)
             self._remember_users(node, read)
             user = read.listing.column("user")
@@ -329,7 +343,6 @@ class SessionService:
             node.id,
             matched=len(read.sessions),
             closed=closed,
-            newest_id=max(read.listing.ids, default=0),
             closed_lines=((read.listing, read.sessions),),
         )
 
@@ -363,7 +376,6 @@ class SessionService:
             node.id,
             matched=sum(len(r.selected) for r in reads.values()),
             closed=closed,
-            newest_id=max((max(r.listing.ids, default=0) for r in reads.values()), default=0),
             closed_lines=tuple((r.listing, r.selected) for r in reads.values()),
         )
 

@@ -160,6 +160,9 @@ def test_lookups_agree_with_a_full_parse(rows, probe, other, newline):
     assert [listing.id_of(line) for line in range(len(clients))] == [c.id for c in clients]
     for field in ("addr", "name", "flags", "user", "cmd"):
         assert listing.column(field) == [c.fields[field] for c in clients]
+    # Once a column is read, a lookup scans it instead of the reply: the same answers.
+    assert listing.ids_with_value("name", {probe, other}) == {c.id for c in clients if c.name in wanted}
+    assert listing.ids_with_value("user", {"ops"}) == {c.id for c in clients if c.user == "ops"}
 
 
 @given(

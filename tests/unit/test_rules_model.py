@@ -15,6 +15,7 @@ from sessionplane.nodes.client_list import ClientList
 from sessionplane.rules.model import parse_rule
 from sessionplane.rules.service import pick_longest_idle
 from sessionplane.sessions.reconnects import count_reconnected, new_identities
+from sessionplane.sessions.service import NodeOutcome
 
 GOOD = {"name": "idle batch", "match": {"name": ["batch-*"], "min_idle_seconds": 60}}
 
@@ -116,6 +117,12 @@ def test_new_sessions_are_those_above_the_close_newest_id_and_not_older_than_the
     )
     new = new_identities(listing, {30}, newest_id=20, elapsed=30.2)
     assert new == Counter({("10.0.0.1", "w", "app"): 2})
+
+
+def test_the_line_of_a_close_is_the_newest_id_its_listings_showed_not_only_of_the_lines_it_closed():
+    slices = ((_aged((3, 1, "w"), (41, 1, "w")), [0]), (_aged((12, 1, "w"), (7, 1, "w")), [1]))
+    assert NodeOutcome("n1", closed=2, closed_lines=slices).newest_id == 41
+    assert NodeOutcome("n1", closed=0).newest_id == 0  # a close that read nothing
 
 
 def test_after_a_node_restart_young_sessions_are_new_whatever_their_id():
