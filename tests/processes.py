@@ -7,6 +7,7 @@ and output use these instead of the in-process ``LiveService``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -121,3 +122,11 @@ def sign_in(url: str, *, domain: str, name: str, password: str, project_id: str)
     response = httpx.post(f"{url}/v3/auth/tokens", json=body, timeout=30)
     assert response.status_code == 201, response.text
     return response.headers["X-Subject-Token"]
+
+
+def gauge(url: str, name: str) -> float:
+    """The value of the unlabelled metric ``name`` on the /metrics page at ``url``."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert found, f"{name} is not in /metrics"
+    return float(found.group(1))

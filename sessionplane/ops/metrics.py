@@ -8,10 +8,11 @@ of the last round only (a node or key that is gone is gone from the exposition t
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -67,6 +68,8 @@ class Metrics:
             "sessionplane_rule_run_duration_seconds", "Duration of one close-rule run.", registry=r
         )
         ProcessCollector(registry=r)  # process_open_fds and process_max_fds, beside the node connections gauge
+        GCCollector(registry=r)  # collections per generation: a full one stops the event loop
+        FrozenObjectsCollector(registry=r)
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in HTTP_METHODS else "OTHER"
@@ -124,6 +127,24 @@ class FleetCollector(Collector):
         for node_id, health in self._health().items():
             families["up"].add_metric([health.instance_id, node_id], 1 if health.status == NORMAL else 0)
         yield from families.values()
+
+
+class FrozenObjectsCollector(Collector):
+    """Objects ``serve`` moved out of the collector's way at startup (``server.settled``): 0 means every full
+    collection scans them all again, with the event loop stopped."""
+
+    def __init__(self, *, registry: CollectorRegistry) -> None:
+        registry.register(self)
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "sessionplane_gc_frozen_objects",
+            "Objects in the garbage collector's permanent generation (gc.freeze at startup).",
+            value=gc.get_freeze_count(),
+        )
 
 
 class NodeConnectionsCollector(Collector):

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 import time
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from sessionplane.demo.servers import LocalCluster, RedisServer
-from tests.processes import ServeProcess, invoke, sign_in
+from tests.processes import ServeProcess, gauge, invoke, sign_in
 
 NODES = 40
 ADMIN_PASSWORD = "Adm1n-password"
@@ -76,13 +75,6 @@ def sockets_to(pid: int, ports: set[int]) -> int:
     return count
 
 
-def gauge(url: str, name: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=30).text
-    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    assert found, f"{name} is not in /metrics"
-    return float(found.group(1))
-
-
 def ours_on(server: RedisServer) -> int:
     with server.client() as client:
         return sum(1 for c in client.client_list() if c["name"] == "sessionplane")
@@ -102,6 +94,8 @@ def test_idle_pools_are_closed_and_the_file_descriptors_come_back(tmp_path, node
         assert httpx.get(listing, headers=headers, timeout=60).status_code == 200  # the store's connections, warm
         wait_for(lambda: gauge(serve.url, "sessionplane_node_connections") == 0, "the first pools to close")
         baseline = open_fds(pid)
+        # serve froze what startup built (server.settled): full collections no longer scan it all
+        assert gauge(serve.url, "sessionplane_gc_frozen_objects") > 50_000
 
         response = httpx.get(listing, headers=headers, timeout=60)
         assert response.status_code == 200, response.text

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.databases import postgres_database
-from tests.processes import ServeProcess, cli, invoke, sign_in
+from tests.processes import ServeProcess, cli, gauge, invoke, sign_in
 
 PASSWORD = "Adm1n-password"
 
@@ -145,6 +145,8 @@ def test_each_worker_listens_on_its_own_socket_and_new_connections_reach_both(tm
         assert listening[0] != listening[1]  # two sockets (SO_REUSEPORT), not one shared
         assert serve.process is not None
         assert tcp_sockets(serve.process.pid, serve.port, "0A") == set()  # the supervisor only reserves the port
+        # Each worker builds its app in WorkerConfig.load and freezes it (server.settled), like serve.
+        assert gauge(serve.url, "sessionplane_gc_frozen_objects") > 50_000
 
         connections = [socket.create_connection(("127.0.0.1", serve.port)) for _ in range(40)]
         try:
