@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     per_user_kill: bool = Field(
         True, description="Close-all kills whole ACL users (CLIENT KILL USER) where protections allow it."
     )
+    close_list_ahead_max_nodes: int = Field(
+        16,
+        ge=0,
+        description="A close-all of at most this many nodes sends each node's listing while the audit record is "
+        "written; a wider one sends it with the kills.",
+    )
     node_server_side_filters: bool = Field(True, description="Use CLIENT LIST filters where nodes have them.")
     node_tls_ca_file: Path | None = Field(None, description="CA bundle for nodes with TLS; default: the system's.")
     active_idle_threshold_seconds: int = Field(1, ge=0, description="A session idle less than this is active.")

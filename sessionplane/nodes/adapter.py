@@ -124,15 +124,22 @@ class NodeAdapter:
         return await self._run(node, "kill", run) if count else 0
 
     async def list_then_kill_users(
-        self, node: Node, users: Sequence[str], *, ready: Awaitable[object], then: Callable[[NodeListing], Kills]
+        self,
+        node: Node,
+        users: Sequence[str],
+        *,
+        ready: Awaitable[object],
+        then: Callable[[NodeListing], Kills],
+        list_ahead: bool = True,
     ) -> int:
         """The typed listing (as ``client_list``), then every normal and pub/sub client of ``users``, in one
         pipeline: the node runs it in order with no round trip between, so a close-all whose users are
         known ahead costs one round trip, and the listing shows the sessions its kills closed.
 
-        The listing is sent at once and the kills only once ``ready`` (the audit record) is done: the node
-        lists while the record is written. Waiting for it counts against the node deadline; a failed
-        ``ready`` raises here, and nothing was killed.
+        The kills are sent only once ``ready`` (the audit record) is done. With ``list_ahead`` the listing is
+        sent at once, so that the node lists while the record is written; without, it goes with the kills,
+        in one write. Waiting for ``ready`` counts against the node deadline; a failed ``ready`` raises here,
+        and nothing was killed.
 
         ``then(listing)`` decides, while the node is still killing, what else to close (normal IDs, pub/sub
         IDs, users: what those users did not cover); its kills follow on the same connection. Returns how
@@ -143,10 +150,14 @@ class NodeAdapter:
         kills = pack_user_kills(users)
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
-            connection.send(_TYPED_LISTING, 2)  # read-only: safe before the record is durable
+            if list_ahead:
+                connection.send(_TYPED_LISTING, 2)  # read-only: safe before the record is durable
             await asyncio.shield(ready)  # the deadline must not cancel the record's write itself
             async with _user_kills_safe(pool, users):
-                connection.send(kills, 2 * len(users))
+                if list_ahead:
+                    connection.send(kills, 2 * len(users))
+                else:
+                    connection.send(_TYPED_LISTING + kills, 2 + 2 * len(users))
                 normal, pubsub = await connection.replies(2)
                 if isinstance(normal, bytes) and isinstance(pubsub, bytes):
                     listing = NodeListing(

@@ -244,7 +244,7 @@ class SessionService:
         if selector.session_ids is not None:
             outcome = await self._close_ids(instance, node, selector, recorded)
         else:
-            outcome = await self._close_one(instance, node, selector, recorded)
+            outcome = await self._close_one(instance, node, selector, recorded, width=1)
         event = await recorded
         await self._finish(event, [outcome])
         self.track_reconnects(event, [node], [outcome])
@@ -259,7 +259,8 @@ class SessionService:
         everything = Selector()
         recorded = asyncio.ensure_future(self._audit.begin(meta, _subject(instance, node_id, everything)))
         results = await bounded(
-            (self._close_one(instance, n, everything, recorded) for n in targets), limit=self._fanout
+            (self._close_one(instance, n, everything, recorded, width=len(targets)) for n in targets),
+            limit=self._fanout,
         )
         event = await recorded  # an audit failure surfaces here; no node was closed then
         outcomes = [r for r in results if isinstance(r, NodeOutcome)]
@@ -276,12 +277,19 @@ class SessionService:
         return outcomes
 
     async def _close_one(
-        self, instance: Instance, node: Node, selector: Selector, recorded: Awaitable[str]
+        self, instance: Instance, node: Node, selector: Selector, recorded: Awaitable[str], *, width: int
     ) -> NodeOutcome:
-        """Read, then close once the audit record is durable (``recorded``); its failure propagates."""
+        """Read, then close once the audit record is durable (``recorded``); its failure propagates.
+        ``width``: how many nodes the close targets."""
         everything = selector.selects_everything
         if everything and (users := self._users_ahead(instance, node)):
-            return await self._close_all_with_users_ahead(instance, node, users, recorded)
+            # A node listing while the record is written saves its listing's time where the server waits
+            # for the record. A wide close keeps the server busy past the write: there each node's listing
+            # ahead would only cost a write of its own and a wake-up for its early reply. Measured on 64 x 100
+            # (serve's CPU from /proc, five alternating pairs): 48-64 ms per close listed ahead, 38-47 ms with
+            # the kills; on one node of 5,000, listing ahead is the faster (115-131 ms against 149-150 ms).
+            list_ahead = width <= self._settings.close_list_ahead_max_nodes
+            return await self._close_all_with_users_ahead(instance, node, users, recorded, list_ahead=list_ahead)
         try:
             read = await self.read(instance, node, selector)
         except SessionplaneError as exc:
@@ -309,7 +317,7 @@ class SessionService:
         self._known_users.remember(node.id, {user[i] for i in read.sessions} - {""})
 
     async def _close_all_with_users_ahead(
-        self, instance: Instance, node: Node, users: Sequence[str], recorded: Awaitable[str]
+        self, instance: Instance, node: Node, users: Sequence[str], recorded: Awaitable[str], *, list_ahead: bool
     ) -> NodeOutcome:
         """Close-all in one round trip: the node's listing and the kills of ``users`` in one pipeline
         (``NodeAdapter.list_then_kill_users``); then, from that listing, decided while the node kills, what
@@ -335,7 +343,9 @@ class SessionService:
 
         try:
             # Nothing is killed before the audit record is durable; the node lists while it is written.
-            closed = await self._nodes.list_then_kill_users(node, users, ready=recorded, then=rest)
+            closed = await self._nodes.list_then_kill_users(
+                node, users, ready=recorded, then=rest, list_ahead=list_ahead
+            )
         except SessionplaneError as exc:
             return _unread(node, exc)
         read = reads[-1]

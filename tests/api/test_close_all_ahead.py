@@ -32,9 +32,12 @@ APP_PASSWORD = "app-pa55word"
 OWN_GRANTS = " ".join([*OWN_USER_RULES, "+info"])
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    with LiveService(settings_for(tmp_path_factory.mktemp("ahead"))) as live:  # no protected name
+@pytest.fixture(scope="module", params=[1, 0], ids=["listed-ahead", "listed-with-the-kills"])
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """Every test twice: a one-node close-all lists ahead of the record's write (the default for up to 16
+    nodes), and, as a wide close does, with the kills (``close_list_ahead_max_nodes`` 0)."""
+    settings = settings_for(tmp_path_factory.mktemp("ahead"), close_list_ahead_max_nodes=request.param)
+    with LiveService(settings) as live:  # no protected name
         yield live
 
 
@@ -58,9 +61,10 @@ def ahead(service: LiveService, monkeypatch: pytest.MonkeyPatch) -> list[tuple[s
     named: list[tuple[str, ...]] = []
     real = adapter.list_then_kill_users
 
-    async def recorded(node, users, *, ready, then):
+    async def recorded(node, users, *, ready, then, list_ahead):
+        assert list_ahead == (service.settings.close_list_ahead_max_nodes >= 1)
         named.append(tuple(users))
-        return await real(node, users, ready=ready, then=then)
+        return await real(node, users, ready=ready, then=then, list_ahead=list_ahead)
 
     monkeypatch.setattr(adapter, "list_then_kill_users", recorded)
     return named
@@ -242,9 +246,9 @@ def _principal(tenant: Tenant) -> Principal:
 def test_a_failed_audit_write_kills_nothing_though_the_node_was_already_listing(
     service, api, tenant, cluster, sessions, ahead
 ):
-    """The listing goes to the node while the audit record is written; the kills wait for the record. A
-    record that cannot be written fails the close (500) with every session alive, and the connection that
-    carried the listing is not handed to the next request with a reply still unread."""
+    """The kills wait for the audit record (listed ahead, the listing went to the node while it was written).
+    A record that cannot be written fails the close (500) with every session alive, and the connection that
+    carried a listing is not handed to the next request with a reply still unread."""
     primary = cluster.start_server()
     _acl(primary)
     instance = _adopt(service, tenant, primary)
@@ -276,3 +280,40 @@ def test_a_failed_audit_write_kills_nothing_though_the_node_was_already_listing(
     assert {s.id for s in survivors} <= client_ids(primary)
     listed = api.get(f"/v3/{tenant.project_id}/redis/nodes/{instance.nodes[0].id}/sessions")
     assert listed.status_code == 200 and {int(s["id"]) for s in listed.json()["sessions"]} >= {s.id for s in survivors}
+
+
+def test_a_close_all_wider_than_close_list_ahead_max_nodes_lists_with_the_kills(
+    service, tenant, cluster, sessions, monkeypatch
+):
+    """Two nodes are wider than either run's limit (1 or 0): each node's listing goes with its kills, and
+    the close keeps its guarantees (the one-node closes of the listed-ahead run list ahead, as ``ahead``
+    checks)."""
+    servers = [cluster.start_server() for _ in range(2)]
+    specs = []
+    for n, server in enumerate(servers, start=1):
+        _acl(server, "app")
+        specs.append(
+            NodeSpec(host=server.host, port=server.port, username=OWN_USER, password=OWN_PASSWORD, name=f"n{n}")
+        )
+    instance = service.call(
+        admin.adopt_instance(service.services.inventory, project_id=tenant.project_id, name="wide", nodes=specs)
+    )
+    meta = RequestMeta("req-wide", _principal(tenant))
+    for server in servers:
+        sessions(server, user="app", password=APP_PASSWORD)
+    service.call(service.services.sessions.close_instance(meta=meta, instance=instance, node_id=None))  # learns app
+    apps = [sessions(server, user="app", password=APP_PASSWORD) for server in servers for _ in range(2)]
+    adapter = service.services.nodes
+    real, modes = adapter.list_then_kill_users, []
+
+    async def recorded(node, users, *, ready, then, list_ahead):
+        modes.append((tuple(users), list_ahead))
+        return await real(node, users, ready=ready, then=then, list_ahead=list_ahead)
+
+    monkeypatch.setattr(adapter, "list_then_kill_users", recorded)
+
+    outcomes = service.call(service.services.sessions.close_instance(meta=meta, instance=instance, node_id=None))
+
+    assert modes == [(("app",), False)] * 2
+    assert all(s.closed_by_node() for s in apps)
+    assert sorted(o.closed for o in outcomes) == [2, 2]
