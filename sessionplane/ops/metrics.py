@@ -12,7 +12,15 @@ import gc
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, ProcessCollector, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -69,7 +77,11 @@ class Metrics:
         )
         ProcessCollector(registry=r)  # process_open_fds and process_max_fds, beside the node connections gauge
         GCCollector(registry=r)  # collections per generation: a full one stops the event loop
-        FrozenObjectsCollector(registry=r)
+        Gauge(  # 0 means every full collection scans what startup built again, with the event loop stopped
+            "sessionplane_gc_frozen_objects",
+            "Objects in the garbage collector's permanent generation (gc.freeze at startup, server.settled).",
+            registry=r,
+        ).set_function(gc.get_freeze_count)
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in HTTP_METHODS else "OTHER"
@@ -127,24 +139,6 @@ class FleetCollector(Collector):
         for node_id, health in self._health().items():
             families["up"].add_metric([health.instance_id, node_id], 1 if health.status == NORMAL else 0)
         yield from families.values()
-
-
-class FrozenObjectsCollector(Collector):
-    """Objects ``serve`` moved out of the collector's way at startup (``server.settled``): 0 means every full
-    collection scans them all again, with the event loop stopped."""
-
-    def __init__(self, *, registry: CollectorRegistry) -> None:
-        registry.register(self)
-
-    def describe(self) -> Iterator[Metric]:
-        return self.collect()
-
-    def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            "sessionplane_gc_frozen_objects",
-            "Objects in the garbage collector's permanent generation (gc.freeze at startup).",
-            value=gc.get_freeze_count(),
-        )
 
 
 class NodeConnectionsCollector(Collector):
