@@ -71,23 +71,31 @@ class Node:
         self.holders = []
 
     async def client_ids(self) -> list[int]:
-        """IDs of the clients' sessions: unnamed (ours are named), of the clients' user, not this raw connection."""
+        return [client_id for client_id, _line in await self._client_lines()]
+
+    async def _client_lines(self) -> list[tuple[int, bytes]]:
+        """The clients' sessions (ID, CLIENT LIST line): unnamed (ours are named), of the clients' user, not
+        this raw connection, and past their first command. Each session of the holders has had its AUTH or
+        PING answered; a connection with none yet (``cmd=NULL``) is sessionplane's own between its connect
+        and its handshake, which names it. Where sessionplane shares the clients' user, its health probe or
+        sampler may open one at any moment (after a raw ``KILL USER default`` closed its pooled ones)."""
         assert self.raw
         me = await self.raw.call("CLIENT", "ID")
         reply = await self.raw.call("CLIENT", "LIST", "TYPE", "normal")
         user = b" user=" + self.client_user.encode() + b" "
         return [
-            client_id
+            (client_id, line)
             for line in reply.split(b"\n")
             if (m := re.match(rb"id=(\d+) ", line))
             and b" name= " in line
             and user in line
+            and b" cmd=NULL " not in line
             and (client_id := int(m.group(1))) != me
         ]
 
     async def verify_closed(self) -> None:
-        left = await self.client_ids()
-        assert not left, f"{len(left)} sessions survived the close"
+        left = await self._client_lines()
+        assert not left, f"{len(left)} sessions survived the close, such as {[line for _id, line in left[:3]]}"
 
     async def api(self, method: str, path: str, body: object | None = None, *, signed: bool = False):
         assert self.http
