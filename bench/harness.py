@@ -430,7 +430,8 @@ async def _once(contender: Contender, *, timed: bool) -> None:
 
 @dataclass
 class Row:
-    """One case: the API, the fastest raw way, and other baselines (the same job done as the API does it).
+    """One case: the API, the fastest raw way, and other baselines (the raw way with the API's semantics
+    where they differ, redis-py where an issue names it).
 
     The ratio that counts is to whichever baseline was fastest in the run (``floor``): usually
     ``fastest``, but a baseline that does more on paper can beat it on the node (a close by IDs
