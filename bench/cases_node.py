@@ -305,8 +305,24 @@ def small_calls(node: Node) -> list[Row]:
     ]
 
 
-async def throughput(node: Node, clients: int = 10, seconds: float = 3.0) -> tuple[float, float]:
-    """GET first page at ``clients`` concurrent keep-alive clients, req/s; and the node's own CLIENT LIST rate."""
+async def throughput(node: Node, *, rounds: int = 3) -> list[tuple[float, float]]:
+    """(API rate, node rate) per round, req/s; the order of the two rotated each round. One 3-second window
+    is one sample of a noisy host: a round's two rates are taken back to back, so their ratio is fair."""
+    await _api_rate(node, seconds=1.0)  # warm-up: the clients' connections, the server's caches
+    samples = []
+    for n in range(rounds):
+        if n % 2:
+            node_rate = _node_list_rate(node)
+            api_rate = await _api_rate(node)
+        else:
+            api_rate = await _api_rate(node)
+            node_rate = _node_list_rate(node)
+        samples.append((api_rate, node_rate))
+    return samples
+
+
+async def _api_rate(node: Node, clients: int = 10, seconds: float = 3.0) -> float:
+    """GET first page at ``clients`` concurrent keep-alive clients, req/s."""
     d = node.deployment
     https = [await Http.open(d.host, d.port) for _ in range(clients)]
     done = 0
@@ -326,17 +342,21 @@ async def throughput(node: Node, clients: int = 10, seconds: float = 3.0) -> tup
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(h) for h in https))
-    api_rate = done / (time.perf_counter() - started)
+    rate = done / (time.perf_counter() - started)
     for h in https:
         h.close()
+    return rate
+
+
+def _node_list_rate(node: Node, clients: int = 10) -> float:
+    """The node's own CLIENT LIST rate at ``clients`` connections (redis-benchmark, C), req/s."""
     args = ["redis-benchmark", "-h", node.server.host, "-p", str(node.server.port), "-c", str(clients)]
     if node.server.password:
         args += ["-a", node.server.password]
     out = subprocess.run(
         [*args, "-n", "3000", "-q", "CLIENT", "LIST"], capture_output=True, text=True, check=True
     ).stdout
-    node_rate = float(re.findall(r"([\d.]+) requests per second", out)[-1])
-    return api_rate, node_rate
+    return float(re.findall(r"([\d.]+) requests per second", out)[-1])
 
 
 def redis_cli_loop(node: Node) -> float:
