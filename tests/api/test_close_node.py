@@ -134,3 +134,28 @@ def test_dry_run_lists_what_would_close_and_closes_nothing(api, tenant, cluster,
     assert listed[0]["name"] == "a"
     assert a.alive() and b.alive()
     assert {a.id, b.id} <= client_ids(server)
+
+
+def test_a_close_by_ids_naming_a_replicas_master_link_neither_lists_nor_closes_it(
+    api, tenant, cluster, sessions, register
+):
+    """A listing narrowed to IDs (``CLIENT LIST ID``) shows replication links: they are told by their flags."""
+    primary = cluster.start_server()
+    replica = cluster.start_server(replica_of=primary)
+    with replica.client() as r:
+        assert _wait_link_up(r)
+        (link,) = [int(c["id"]) for c in r.client_list() if "M" in c["flags"]]
+    instance = register(replica)
+    app = sessions(replica, name="app")
+    body = {"is_all": False, "session_ids": [str(link), str(app.id)]}
+
+    preview = close(api, tenant.project_id, instance.nodes[0].id, body, dry_run="true")
+    response = close(api, tenant.project_id, instance.nodes[0].id, body)
+
+    assert preview.status_code == 200, preview.text
+    assert [s["id"] for s in preview.json()["sessions"]] == [str(app.id)]
+    assert response.status_code == 200, response.text
+    assert app.closed_by_node()
+    assert link in client_ids(replica)
+    with replica.client() as r:
+        assert r.info("replication")["master_link_status"] == "up"
