@@ -1,10 +1,11 @@
-"""A client that comes straight back when the node closes it, as a pool with retry does."""
+"""A client that comes back when the node closes it, as a pool with retry does."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 
 from sessionplane.demo.servers import RedisServer
 from tests.support import RawSession
@@ -12,11 +13,12 @@ from tests.support import RawSession
 
 class ReconnectingClient:
     """One named session on a node; when the node closes it (its socket reads EOF), it connects once
-    more from the same IP with the same name. ``came_back`` is set once it has."""
+    more from the same IP with the same name, ``after`` seconds later. ``came_back`` is set once it has."""
 
-    def __init__(self, server: RedisServer, *, name: str) -> None:
+    def __init__(self, server: RedisServer, *, name: str, after: float = 0.0) -> None:
         self.server = server
         self.name = name
+        self.after = after
         self.first = RawSession(server, name=name)
         self.again: RawSession | None = None
         self.came_back = threading.Event()
@@ -36,6 +38,7 @@ class ReconnectingClient:
         except OSError:
             closed = False
         if closed and not self._stopping:
+            time.sleep(self.after)
             self.again = RawSession(self.server, name=self.name)
             self.came_back.set()
 

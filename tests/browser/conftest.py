@@ -108,8 +108,8 @@ def reconnecting() -> Iterator[Callable[..., ReconnectingClient]]:
     """Open clients that come back once when the node closes them; all stopped at the end of the test."""
     opened: list[ReconnectingClient] = []
 
-    def open_client(server: RedisServer, *, name: str) -> ReconnectingClient:
-        opened.append(ReconnectingClient(server, name=name))
+    def open_client(server: RedisServer, *, name: str, after: float = 0.0) -> ReconnectingClient:
+        opened.append(ReconnectingClient(server, name=name, after=after))
         return opened[-1]
 
     yield open_client

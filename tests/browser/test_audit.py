@@ -33,12 +33,14 @@ def test_a_close_result_tells_how_many_came_back_after_the_reconnect_window(
 ) -> None:
     server = cluster.start_server()
     instance = adopt(server)
-    retrying = [reconnecting(server, name=f"pool-{i}") for i in range(2)]
+    # Back a second after the close, within the window: after the page's listing that follows the close.
+    retrying = [reconnecting(server, name=f"pool-{i}", after=1.0) for i in range(2)]
     gone = sessions(server, name="one-shot")  # closed, and does not come back
     console.sign_in()
     page = console.page
     open_instance(page, instance.id)
-    expect(page.locator("table.sessions tbody tr")).to_have_count(3)
+    rows = page.locator("table.sessions tbody tr")
+    expect(rows).to_have_count(3)
 
     page.get_by_role("button", name="Close all of this node").click()
     assert preview_count(page) == 3
@@ -47,6 +49,7 @@ def test_a_close_result_tells_how_many_came_back_after_the_reconnect_window(
     result = dialog.locator(".result")
     expect(result).to_contain_text("Closed 3 sessions")
     expect(result).to_contain_text("Reconnects are counted after the reconnect window.")
+    expect(rows).to_have_count(0)  # listed right after the close
     assert gone.closed_by_node()
     assert all(client.came_back.wait(10) for client in retrying)  # liveness guard: they reconnect on EOF
 
@@ -59,7 +62,7 @@ def test_a_close_result_tells_how_many_came_back_after_the_reconnect_window(
     console.screenshot("close-came-back")
     dialog.get_by_role("button", name="Done").click()
     expect(page.get_by_role("status").filter(has_text="2 sessions came back")).to_be_visible()
-    expect(page.locator("table.sessions tbody tr")).to_have_count(2)  # the two that came back
+    expect(rows).to_have_count(2)  # listed again once the count was in: the two that came back
 
 
 def test_the_audit_page_shows_the_closes_made_in_the_test_with_actor_counts_and_reconnects(

@@ -87,7 +87,11 @@ export class CloseFlow {
           if (result.closed === null || result.closed === undefined) result.closed = record.closed;
           result.reconnected = record.reconnected;
           this.page.update();
-          if (record.reconnected !== null && record.reconnected !== undefined) return;
+          if (record.reconnected !== null && record.reconnected !== undefined) {
+            // The page listed the node right after the close: the sessions that came back since are not on it.
+            if (record.reconnected > 0 && !this.page.disposed) this.page.load();
+            return;
+          }
         }
       } catch {
         return; // no audit permission, or the server went away: the close result stands alone
