@@ -104,6 +104,21 @@ def test_agrees_with_redis_py(rows):
     assert all(parse_line(line) == t for line, t in zip(listing.lines, theirs, strict=True))
 
 
+# Tokens of every shape a line could hold: ordinary fields, empty values, "=" inside a value, a key
+# repeated, a word with no "=" (a value with a space in it), other whitespace inside a value.
+tokens = st.one_of(
+    st.sampled_from(["id=1", "id=2", "name=", "name=a", "flags=N", "db=0", "cmd=client|list", "a=b=c", "=x"]),
+    st.text(alphabet="ab=\t\xa0", max_size=4),
+)
+
+
+@given(st.lists(st.lists(tokens, min_size=1, max_size=6).map(" ".join), min_size=1, max_size=6))
+def test_each_line_reads_as_parse_line_reads_it_whatever_the_first_lines_layout(lines):
+    """``client(i)`` matches lines against the first line's layout: one of another shape must fall back."""
+    listing = ClientList("\n".join(lines) + "\n")
+    assert [listing.client(i).fields for i in range(len(listing.lines))] == [parse_line(line) for line in lines]
+
+
 def test_lookups_find_exactly_the_matching_lines():
     listing = ClientList(REDIS7)
     assert listing.ids == [3, 7]
