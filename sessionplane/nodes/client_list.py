@@ -14,7 +14,7 @@ The client list is not in ID order (Redis rotates it in ``clientsCron``): order 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -281,11 +281,22 @@ class ClientList:
         column = self._columns.get(field) if field not in ("id", "ip") else None  # those two are not the reply's
         if column is not None:  # read already (a close-all reads the users): a pass over it, not over the reply
             return {self.id_of(i) for i, value in enumerate(column) if value in wanted}
-        # One regex pass for all the values: a str.find pass per value costs as much each (0.4-0.5 ms for a
-        # reply of 5,000 lines), because its needle starts with a space, which the text is full of.
+        if len(wanted) == 1:  # the usual case, sessionplane's own ACL user: a str.find pass, about half
+            (value,) = wanted  # a regex pass's time (0.41-0.45 against 0.76-1.27 ms, 5,000 lines, measured)
+            return {self._id_at(at) for at in self._whole_value_at(f" {field}={value}")}
+        # Several: one regex pass for all of them (two str.find passes cost as much, three twice as much).
         alternatives = "|".join(map(re.escape, sorted(wanted)))
         whole_value = re.compile(f" {re.escape(field)}=(?:{alternatives})(?=[ \r\n]|$)")  # not a prefix of one
         return {self._id_at(m.start()) for m in whole_value.finditer(self.text)}
+
+    def _whole_value_at(self, needle: str) -> Iterator[int]:
+        """Where ``needle`` (`` field=value``) occurs as a whole value, not as a prefix of a longer one."""
+        text, at = self.text, self.text.find(needle)
+        while at >= 0:
+            after = at + len(needle)
+            if after == len(text) or text[after] in " \r\n":
+                yield at
+            at = text.find(needle, after)
 
     def _id_at(self, position: int) -> int:
         start = self.text.rfind("\n", 0, position) + 1
