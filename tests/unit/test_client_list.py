@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis._parsers.helpers import parse_client_list as redis_py_parse
 
-from sessionplane.nodes.client_list import ClientList, ip_of, parse_client_list, parse_line
+from sessionplane.nodes.client_list import MAX_LAYOUT_FIELDS, ClientList, ip_of, parse_client_list, parse_line
 from sessionplane.nodes.pool import OwnConnections
 from sessionplane.sessions.selection import (
     SESSION_FIELDS,
@@ -117,6 +117,11 @@ def test_each_line_reads_as_parse_line_reads_it_whatever_the_first_lines_layout(
     """``client(i)`` matches lines against the first line's layout: one of another shape must fall back."""
     listing = ClientList("\n".join(lines) + "\n")
     assert [listing.client(i).fields for i in range(len(listing.lines))] == [parse_line(line) for line in lines]
+
+
+def test_a_layout_too_wide_to_compile_is_read_line_by_line():
+    line = " ".join(f"f{n}={n}" for n in range(MAX_LAYOUT_FIELDS + 1))
+    assert ClientList(f"{line}\n{line}\n").client(1).fields == parse_line(line)
 
 
 def test_lookups_find_exactly_the_matching_lines():
