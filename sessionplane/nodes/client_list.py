@@ -208,8 +208,7 @@ class ClientList:
     @cached_property
     def _layout(self) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
         """The first line's field names, and the pattern of a line of that layout (``_layout_pattern``)."""
-        end = self.text.find("\n")
-        first = self.text[: end if end >= 0 else len(self.text)].rstrip("\r")
+        first = self.lines[0] if self.lines else ""  # split already: ``client`` reads a line of them
         keys = tuple(token.partition("=")[0] for token in first.split(" "))
         # Redis and Valkey write 20-30 fields; a line of hundreds is no layout worth compiling.
         return keys, _layout_pattern(keys) if len(keys) <= MAX_LAYOUT_FIELDS else None
