@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sessionplane.api.bodies import _session_ids
@@ -34,6 +34,8 @@ values = st.one_of(
 
 
 @given(st.lists(values, min_size=1, max_size=30))
+@example(["00012", "7", "12"])  # a leading zero: not a JSON number, so read one by one
+@example([12, "7", 2**64])  # JSON integers among the strings
 def test_joined_check_agrees_with_one_by_one(items):
     expected = one_by_one(items)
     if isinstance(expected, str):
