@@ -110,6 +110,12 @@ def client_ids(server: RedisServer) -> set[int]:
         return {int(c["id"]) for c in client.client_list()}
 
 
+def kill_calls(server: RedisServer) -> int:
+    """How many CLIENT KILL commands the node has run (its command statistics)."""
+    with server.client() as client:
+        return int(client.info("commandstats").get("cmdstat_client|kill", {}).get("calls", 0))
+
+
 def client_names(server: RedisServer) -> list[str]:
     with server.client() as client:
         return [c["name"] for c in client.client_list()]

@@ -36,8 +36,8 @@ from sessionplane.settings import Settings
 
 _USABLE_INSTANCE_STATES = frozenset({"normal", "abnormal"})
 ID_SLICE = 1000  # session IDs listed and closed per slice of a close by IDs (NodeAdapter.kill_in_slices)
-# The first slice is smaller: it is listed and decided before the first kill, while the audit record is
-# written; a small one lets the node start killing about 1.5 ms sooner for 5,000 IDs (measured).
+# The first slice is smaller: the first kill waits for its decision (and for the audit record), so a small one
+# is decided soonest (where the record is written before the node has listed more, the node kills sooner).
 FIRST_ID_SLICE = 200
 
 
@@ -357,10 +357,10 @@ class SessionService:
         )
 
     async def _close_ids(
-        self, instance: Instance, node: Node, selector: Selector, recorded: Awaitable[str]
+        self, instance: Instance, node: Node, selector: Selector, recorded: asyncio.Future[str]
     ) -> NodeOutcome:
-        """``_close_one`` for a close by session IDs, in slices of ``ID_SLICE``: the first slice is read and
-        decided here; each next one is listed by the node ahead of the kills before it
+        """``_close_one`` for a close by session IDs, in slices of ``ID_SLICE``: the node lists the first slices
+        while the audit record is written, then each next one ahead of the kills before it
         (``NodeAdapter.kill_in_slices``), so thousands of IDs are not all parsed before the first kill."""
         ids = selector.session_ids or ()
         slices = [ids[:FIRST_ID_SLICE]] + [ids[i : i + ID_SLICE] for i in range(FIRST_ID_SLICE, len(ids), ID_SLICE)]
@@ -374,12 +374,7 @@ class SessionService:
             return plan.ids, plan.pubsub_ids
 
         try:
-            first = decide(0, await self._nodes.client_list(node, args=("ID", *slices[0])))
-        except SessionplaneError as exc:
-            return _unread(node, exc)
-        await recorded
-        try:
-            closed = await self._nodes.kill_in_slices(node, first, slices[1:], lambda n, reply: decide(n + 1, reply))
+            closed = await self._nodes.kill_in_slices(node, slices, decide, ready=recorded)
         except SessionplaneError as exc:
             return NodeOutcome(node.id, matched=sum(len(r.selected) for r in reads.values()), error=exc)
         return NodeOutcome(

@@ -15,9 +15,11 @@ from sessionplane import admin
 from sessionplane.audit.records import AuditFilter
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Instance, NodeSpec
+from sessionplane.nodes.adapter import LISTINGS_AHEAD
+from sessionplane.sessions import service as session_service
 from tests.conftest import PASSWORD, login, settings_for
 from tests.live import LiveService
-from tests.support import RawSession, client_ids
+from tests.support import RawSession, client_ids, kill_calls
 
 
 def events(live: LiveService, **where):
@@ -153,20 +155,27 @@ def test_audit_survives_a_restart_and_reads_from_the_cli(own, tmp_path, sessions
     assert listed["request_id"] == event.request_id and listed["outcome"] == "succeeded"
 
 
+async def _break_audit(live: LiveService) -> None:  # a real write failure in the real store, not a mock
+    async with live.services.db.transaction() as s:
+        await s.execute(
+            text(
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events "
+                "BEGIN SELECT RAISE(ABORT, 'audit volume full'); END"
+            )
+        )
+
+
+def _refused_for_the_audit(response: httpx.Response) -> None:
+    assert response.status_code == 500, response.text
+    assert response.json()["error_code"] == "DBS.200998"
+    assert response.headers["X-Request-Id"] in response.json()["error_msg"]
+    assert "Traceback" not in response.text and "audit volume full" not in response.text
+
+
 def test_a_failed_audit_write_closes_nothing(own):
     live, project_id, instance, server, token = own.live, own.project_id, own.instance, own.server, own.token
     victim = RawSession(server, name="victim")
-
-    async def break_audit() -> None:  # a real write failure in the real store, not a mock
-        async with live.services.db.transaction() as s:
-            await s.execute(
-                text(
-                    "CREATE TRIGGER no_audit BEFORE INSERT ON audit_events "
-                    "BEGIN SELECT RAISE(ABORT, 'audit volume full'); END"
-                )
-            )
-
-    live.call(break_audit())
+    live.call(_break_audit(live))
     for response in (
         httpx.delete(f"{live.url}/v3/{project_id}/instances/{instance.id}/sessions", headers={"X-Auth-Token": token}),
         httpx.request(
@@ -176,9 +185,29 @@ def test_a_failed_audit_write_closes_nothing(own):
             json={"is_all": True},
         ),
     ):
-        assert response.status_code == 500, response.text
-        assert response.json()["error_code"] == "DBS.200998"
-        assert response.headers["X-Request-Id"] in response.json()["error_msg"]
-        assert "Traceback" not in response.text and "audit volume full" not in response.text
+        _refused_for_the_audit(response)
     assert victim.alive() and victim.id in client_ids(server)
     victim.close()
+
+
+def test_a_close_by_ids_listed_while_its_audit_write_fails_closes_nothing(own, monkeypatch):
+    """A close by IDs has the node list its first slices while the record is written: a failed write
+    leaves every listed session alive, and no kill was even sent."""
+    monkeypatch.setattr(session_service, "FIRST_ID_SLICE", 1)
+    monkeypatch.setattr(session_service, "ID_SLICE", 1)  # a slice per victim: more listings than are sent ahead
+    victims = [RawSession(own.server, name=f"victim-{i}") for i in range(LISTINGS_AHEAD + 2)]
+    own.live.call(_break_audit(own.live))
+    kills_before = kill_calls(own.server)
+
+    response = httpx.request(
+        "DELETE",
+        f"{own.live.url}/v3/{own.project_id}/redis/nodes/{own.instance.nodes[0].id}/sessions",
+        headers={"X-Auth-Token": own.token},
+        json={"is_all": False, "session_ids": [str(v.id) for v in victims]},
+    )
+
+    _refused_for_the_audit(response)
+    assert all(v.alive() for v in victims) and {v.id for v in victims} <= client_ids(own.server)
+    assert kill_calls(own.server) == kills_before
+    for victim in victims:
+        victim.close()

@@ -21,7 +21,7 @@ from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import NodeSpec
 from sessionplane.nodes.grants import OWN_USER_RULES
 from sessionplane.sessions import service as session_service
-from tests.support import RawSession, client_ids, replica_link_ids
+from tests.support import RawSession, client_ids, kill_calls, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
@@ -81,7 +81,7 @@ def test_close_all_spares_links_own_and_protected_and_counts_exactly(service, ap
     ops = sessions(primary, user="ops", password=APP_PASSWORD, name="ops-shell")
     guardian = sessions(primary, name="guardian")  # a protected name under "default"
     link = replica_link_ids(primary, replica)
-    kills_before = _kill_calls(primary)
+    kills_before = kill_calls(primary)
 
     response = _close_all(api, tenant, instance)
 
@@ -97,7 +97,7 @@ def test_close_all_spares_links_own_and_protected_and_counts_exactly(service, ap
     assert own and own <= client_ids(primary)
     # "app" has no shielded session: one pass per type; "default" holds the guardian (and, when we
     # share it, our own connections): its three client sessions go by ID.
-    assert _kill_calls(primary) - kills_before == 2 + 3
+    assert kill_calls(primary) - kills_before == 2 + 3
 
 
 def test_a_close_by_ids_in_slices_keeps_every_guarantee_and_counts_exactly(
@@ -209,11 +209,6 @@ def test_clients_arriving_under_a_protected_user_during_closes_survive(service, 
     finally:
         for session in arrived:
             session.close()
-
-
-def _kill_calls(server: RedisServer) -> int:
-    with server.client() as client:
-        return int(client.info("commandstats").get("cmdstat_client|kill", {}).get("calls", 0))
 
 
 def test_a_kill_by_id_cannot_close_a_replication_link_even_when_asked(service, tenant, cluster):
