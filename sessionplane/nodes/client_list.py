@@ -2,10 +2,10 @@
 
 A node with thousands of clients answers with megabytes, and every question asked of it needs
 only a few fields. So the reply stays bytes: a *column* (every line's value of one field, in line
-order) is one C-level ``re.findall`` of ``" field=(\\S*)"`` over the whole reply; finding the few
+order) is one C-level ``re.findall`` of ``" field=([^ \\r\\n]*)"`` over the whole reply; finding the few
 lines that contain a value (a replication flag, a protected name) is a ``find`` loop; and a line
 is parsed into a full record only when it is part of an answer. Values never contain spaces
-(Redis refuses spaces in client names, library names and versions), so each field occurs once per
+(Redis refuses spaces in client names, library names, versions and ACL user names), so each field occurs once per
 line; a reply of any other shape falls back to parsing every line, with the same results.
 
 The client list is not in ID order (Redis rotates it in ``clientsCron``): order comes from IDs.
@@ -184,7 +184,9 @@ class ClientList:
             return self._ip_column()
         if self._regular:
             token = f" {field}="
-            found = re.findall(re.escape(token) + r"(\S*)", self.text)
+            # Up to the next space or line end, as ``parse_line`` reads a value (``\S`` would stop at a control
+            # character that an ACL user name may hold).
+            found = re.findall(re.escape(token) + r"([^ \r\n]*)", self.text)
             if len(found) == len(self):
                 return found
             if not found and token not in self.text:  # a field this server does not report (lib-name < 7.2)

@@ -140,6 +140,25 @@ def test_a_close_by_ids_in_slices_keeps_every_guarantee_and_counts_exactly(
     assert event.node_results == ({"node_id": instance.nodes[0].id, "closed": len(closed)},)
 
 
+def test_a_user_whose_name_holds_a_control_character_is_closed_whole(service, api, tenant, cluster, sessions):
+    """Redis takes any ACL user name without a space or a NUL and lists it as it is: a name with a control
+    character in it is read whole, so the close by user names that user, not the part before the character."""
+    server = cluster.start_server()
+    _acl(server)
+    batch = "ops\x1fbatch"
+    with server.client() as client:
+        client.execute_command("ACL", "SETUSER", batch, "on", f">{APP_PASSWORD}", "+@all", "~*", "&*")
+    instance = _register(service, tenant, server, own_user=True)
+    victims = [sessions(server, user=batch, password=APP_PASSWORD, name=f"batch-{i}") for i in range(3)]
+
+    response = _close_all(api, tenant, instance)
+
+    assert all(v.closed_by_node() for v in victims)
+    assert not {v.id for v in victims} & client_ids(server)
+    event = _audit(service, response.headers["X-Request-Id"])
+    assert event.node_results == ({"node_id": instance.nodes[0].id, "closed": len(victims)},)
+
+
 def test_a_client_named_like_us_is_listed_counted_and_closed_by_id(api, tenant, cluster, sessions, register):
     server = cluster.start_server()
     instance = register(server)
