@@ -42,7 +42,7 @@ def summarize(
     top_k: int,
 ) -> NodeCounts:
     """Count the client sessions ``lines`` of one reply (the others are not client sessions)."""
-    idle, ips = listing.column("idle"), listing.column("ip")
+    idle, ips, *_ = listing.columns("idle", "ip", "name", "user", "lib-name")  # one pass, read below by name
     groups = {
         dimension: fold(top_groups([listing.column(field)[i] for i in lines]), top_k)
         for dimension, field in (("name", "name"), ("user", "user"), ("lib_name", "lib-name"))

@@ -117,6 +117,7 @@ def _distinct(listing: ClientList, field: str, lines: Sequence[int]) -> set[str]
 
 
 def statistics(listing: ClientList, lines: Sequence[int], *, idle_threshold: int, top: int = 10) -> Statistics:
+    listing.columns("idle", "flags", "multi", "ip", "db")  # every one is read below: in one pass of the reply
     return Statistics(
         total_connection_count=len(lines),
         active_connection_count=active_count(listing, lines, idle_threshold),
@@ -169,5 +170,5 @@ def plan_close(
 
 def identities(listing: ClientList, lines: Iterable[int]) -> Counter[tuple[str, str, str]]:
     """(ip, name, user) of each line: what reconnect tracking compares after a close."""
-    ips, name, user = listing.column("ip"), listing.column("name"), listing.column("user")
+    ips, name, user = listing.columns("ip", "name", "user")
     return Counter((ips[i], name[i], user[i]) for i in lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from redis._parsers.helpers import parse_client_list as redis_py_parse
 
@@ -461,3 +461,40 @@ def test_the_type_of_each_line_comes_from_the_typed_listings_tail_or_from_its_fl
         normal_ids, pubsub_ids = listing.ids_by_type(lines)
         assert (sorted(normal_ids), sorted(pubsub_ids)) == expected
     assert typed.lines_of({1, 99}) == ([typed.ids.index(1)] if subscribed else [])
+
+
+# Lines of one layout (or, with ``odd``, one line without a field or with an extra one), values of every shape a
+# value without a space can take, the line ends of every server.
+values = st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=0xA0, exclude_characters=" \n\r"), max_size=6)
+addresses = st.sampled_from(["10.0.0.1:5", "[::1]:7", "[fe80::1%eth0]:8", "/tmp/r.sock:0", "/tmp/a:b:0", "x", "h:"])
+LAYOUT = ("addr", "name", "idle", "flags", "db", "multi", "cmd", "user")
+
+
+@given(
+    st.lists(st.tuples(addresses, st.lists(values, min_size=7, max_size=7)), min_size=1, max_size=12),
+    st.permutations(LAYOUT),
+    st.sets(st.sampled_from([*LAYOUT, "ip", "id", "lib-name"]), min_size=2),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([None, "drop", "extra"]),
+)
+@example([("[::1]:7", ["a"] * 7), ("10.0.0.1:5", ["b"] * 7)], list(LAYOUT), {"ip", "name"}, "\n", None)
+@example([("10.0.0.1:5", ["a"] * 7)], list(LAYOUT), {"user", "name"}, "\r\n", None)  # the last field wanted
+def test_columns_read_together_are_the_columns_read_one_by_one(rows, layout, fields, newline, odd):
+    lines = []
+    for n, (addr, others) in enumerate(rows):
+        rest = iter(others)
+        line = {"id": str(n + 1), **{key: addr if key == "addr" else next(rest) for key in layout}}
+        if odd and n == len(rows) - 1:
+            line.pop(layout[0]) if odd == "drop" else line.update({"extra": "1"})
+        lines.append(" ".join(f"{key}={value}" for key, value in line.items()))
+    reply = newline.join(lines) + newline
+    fields = sorted(fields)
+
+    together = ClientList(reply).columns(*fields)
+
+    one_by_one = ClientList(reply)
+    assert together == [one_by_one.column(field) for field in fields]
+    parsed = [parse_line(line) for line in lines]
+    for field, column in zip(fields, together, strict=True):
+        if field not in ("ip", "id"):
+            assert column == [p.get(field, "") for p in parsed]
