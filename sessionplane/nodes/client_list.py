@@ -59,15 +59,15 @@ def _layout_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
 def _columns_pattern(keys: tuple[str, ...], fields: tuple[str, ...]) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
     """``fields`` of a line of this layout in one pattern: every field up to the last one wanted, each wanted
     value captured; and the fields its groups capture, in layout order (``ip`` is the address up to its port,
-    as ``_IP`` reads it).
+    as ``_IP`` reads it). Fields the layout lacks are left out: no line of this layout has them.
 
-    None where a pass of it could not be exact: a field the layout lacks or repeats, or ``ip`` beside ``addr``.
-    Values are read up to the next space (one excluded character: several times cheaper than a class of
-    them), and the pattern ends with one, so a line whose last field is wanted, or a line of another shape,
-    finds no match of its own, which the caller sees in the count.
+    None where a pass is not worth it or could not be exact: fewer than two fields to read, a layout that
+    repeats a field, or ``ip`` beside ``addr``. Values are read up to the next space (one excluded character:
+    several times cheaper than a class of them), and the pattern ends with one, so a line whose last field
+    is wanted, or a line of another shape, finds no match of its own, which the caller sees in the count.
     """
-    wanted = {"addr" if field == "ip" else field for field in fields}
-    if len(wanted) != len(fields) or not wanted <= set(keys) or len(set(keys)) != len(keys):
+    wanted = {"addr" if field == "ip" else field for field in fields} & set(keys)
+    if len(wanted) < 2 or {"ip", "addr"} <= set(fields) or len(set(keys)) != len(keys):
         return None
     last = max(keys.index(key) for key in wanted)
     parts: list[str] = []
@@ -215,8 +215,7 @@ class ClientList:
 
     def _read_together(self, fields: tuple[str, ...]) -> dict[str, list[str]]:
         keys, _ = self._layout
-        fields = tuple(f for f in fields if ("addr" if f == "ip" else f) in keys)  # the others: none on any line
-        layout = _columns_pattern(keys, fields) if len(fields) > 1 else None
+        layout = _columns_pattern(keys, fields)
         found = layout[0].findall(self.text) if layout else []
         if not layout or len(found) != len(self):  # a line of another shape: each column is read on its own
             return {}
