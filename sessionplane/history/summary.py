@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sessionplane.nodes.client_list import ClientList
 from sessionplane.sessions.selection import active_lines
 
-DIMENSIONS = ("name", "user", "lib_name", "ip")
+DIMENSIONS = {"name": "name", "user": "user", "lib_name": "lib-name", "ip": "ip"}  # each one's CLIENT LIST field
 OTHER = "(other)"
 MAX_KEY_LENGTH = 128
 
@@ -42,12 +42,13 @@ def summarize(
     top_k: int,
 ) -> NodeCounts:
     """Count the client sessions ``lines`` of one reply (the others are not client sessions)."""
-    idle, ips, *_ = listing.columns("idle", "ip", "name", "user", "lib-name")  # one pass, read below by name
+    # Every column read here, in one pass over the reply (``active_lines`` reads idle, flags and multi).
+    idle, _flags, _multi, *keys = listing.columns("idle", "flags", "multi", *DIMENSIONS.values())
+    whole = len(lines) == len(idle)  # no line shielded: each column is counted as it is
     groups = {
-        dimension: fold(top_groups([listing.column(field)[i] for i in lines]), top_k)
-        for dimension, field in (("name", "name"), ("user", "user"), ("lib_name", "lib-name"))
+        dimension: fold(top_groups(column if whole else [column[i] for i in lines]), top_k)
+        for dimension, column in zip(DIMENSIONS, keys, strict=True)
     }
-    groups["ip"] = fold(top_groups([ips[i] for i in lines]), top_k)
     return NodeCounts(
         total=len(lines),
         active=sum(active_lines(listing, lines, idle_threshold)),
