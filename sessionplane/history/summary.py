@@ -1,8 +1,8 @@
 """One node's client sessions reduced to what the history keeps: total, active, idle-over, top-k groups.
 
 The sampler runs this on every node every interval, so it must be cheap (the target is 2 % of one
-core for 64 nodes x 500 sessions at 15 s): it reads the six columns it needs from the reply (one
-C-level pass each, ``nodes.client_list``), never a dict per line.
+core for 64 nodes x 500 sessions at 15 s): it reads the columns it needs from the reply in one
+C-level pass (``ClientList.columns``), never a dict per line.
 
 Group keys come from clients (names, users, library names are set by the client): they are
 truncated to ``MAX_KEY_LENGTH`` characters and only the top ``top_k`` per dimension are kept, the
