@@ -44,9 +44,8 @@ def summarize(
     """Count the client sessions ``lines`` of one reply (the others are not client sessions)."""
     # Every column read here, in one pass over the reply (``active_lines`` reads idle, flags and multi).
     idle, _flags, _multi, *keys = listing.columns("idle", "flags", "multi", *DIMENSIONS.values())
-    whole = len(lines) == len(idle)  # no line shielded: each column is counted as it is
     groups = {
-        dimension: fold(top_groups(column if whole else [column[i] for i in lines]), top_k)
+        dimension: fold(top_groups([column[i] for i in lines]), top_k)
         for dimension, column in zip(DIMENSIONS, keys, strict=True)
     }
     return NodeCounts(
