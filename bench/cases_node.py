@@ -168,12 +168,17 @@ def close_by_id(node: Node, count: int) -> Row:
         assert node.raw
         await node.raw.batch(listing[0] + payload[0], 1 + len(node.ids))
 
-    payload, listing = [b""], [b""]
+    async def listed_typed() -> None:
+        assert node.raw
+        await node.raw.batch(listing[0] + typed[0], 1 + len(node.ids))
+
+    payload, listing, typed = [b""], [b""], [b""]
 
     async def prepare() -> None:
         await node.populate(count)
         payload[0] = _kill_payload(node.ids)
         listing[0] = _pack("CLIENT", "LIST", "ID", *node.ids)
+        typed[0] = b"".join(_pack("CLIENT", "KILL", "ID", i, "TYPE", "normal", "SKIPME", "yes") for i in node.ids)
 
     common = {"prepare": prepare, "verify": node.verify_closed, "cleanup": node.drop}
     return Row(
@@ -182,7 +187,12 @@ def close_by_id(node: Node, count: int) -> Row:
         Contender("pre-packed KILL ID", fastest, **common),
         # The floor of a close that must say whom it closed (and spare what it must not): the node lists
         # the IDs, then kills them, in one pipeline; nothing waits on the listing.
-        [Contender("LIST ID + KILL ID pipe", listed, **common)],
+        [
+            Contender("LIST ID + KILL ID pipe", listed, **common),
+            # The same, each kill naming the client's TYPE as the API's do (so that a client that became a
+            # replica since it was listed is not closed): the node checks every client's type on every scan.
+            Contender("LIST ID + typed KILL", listed_typed, **common),
+        ],
         target=1.15,
     )
 
