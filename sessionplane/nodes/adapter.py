@@ -120,6 +120,7 @@ class NodeAdapter:
     ) -> int:
         """Close the given client IDs (normal clients, and pub/sub clients), and every normal and pub/sub
         client of the given ACL users, in one pipelined write; returns how many clients the node closed.
+        The IDs go several to a kill where the node takes them (``Capabilities.ids_per_kill``).
 
         Every kill names the client's TYPE, so no command here can close a replication link (type
         master/replica), whatever the listing said. Our own connections: SKIPME spares the sending one, and a
