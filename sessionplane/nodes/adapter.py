@@ -53,12 +53,16 @@ class Capabilities:
     @property
     def client_list_filters(self) -> bool:
         """CLIENT LIST USER/NAME/IDLE/DB/IP/LIB-NAME/FLAGS filters (Valkey 8.1+)."""
-        return self.server == "valkey" and self.version >= (8, 1)
+        return self._valkey_8_1
 
     @property
     def ids_per_kill(self) -> int:
         """How many client IDs one ``CLIENT KILL ID`` may name: several on Valkey 8.1+, else one."""
-        return IDS_PER_KILL if self.server == "valkey" and self.version >= (8, 1) else 1
+        return IDS_PER_KILL if self._valkey_8_1 else 1
+
+    @property
+    def _valkey_8_1(self) -> bool:
+        return self.server == "valkey" and self.version >= (8, 1)
 
 
 @dataclass(frozen=True)
@@ -127,9 +131,9 @@ class NodeAdapter:
         kill of the user ours are until their AUTH waits out our handshakes (``NodePool.handshakes_held_off``).
         """
         per_kill = await self._ids_per_kill(node) if ids or pubsub_ids else 1
-        normal, pubsub = IdKills(ids, "normal", per_kill), IdKills(pubsub_ids, "pubsub", per_kill)
-        payload = pack_user_kills(users) + normal.payload + pubsub.payload
-        count = 2 * len(users) + normal.replies + pubsub.replies
+        by_id = IdKills(ids, pubsub_ids, per_kill)
+        payload = pack_user_kills(users) + by_id.payload
+        count = 2 * len(users) + by_id.replies
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
             async with _user_kills_safe(pool, users):
@@ -190,9 +194,9 @@ class NodeAdapter:
                 ids, pubsub_ids, more_users = then(listing)
                 # Rarely any IDs here (a user with a shielded session): several per kill only where known already.
                 per_kill = known.ids_per_kill if (known := self._capabilities.get(node.id)) else 1
-                normal, pubsub = IdKills(ids, "normal", per_kill), IdKills(pubsub_ids, "pubsub", per_kill)
-                rest = pack_user_kills(more_users) + normal.payload + pubsub.payload
-                count = 2 * len(more_users) + normal.replies + pubsub.replies
+                by_id = IdKills(ids, pubsub_ids, per_kill)
+                rest = pack_user_kills(more_users) + by_id.payload
+                count = 2 * len(more_users) + by_id.replies
                 # ``more_users`` were not killed above: a held-off handshake is never entered twice.
                 async with _user_kills_safe(pool, more_users):
                     connection.send(rest, count)
@@ -249,10 +253,9 @@ class NodeAdapter:
                 await asyncio.shield(ready)  # the deadline must not cancel the record's write itself
                 if listed == n + 1 and listed < len(slices):
                     list_next()  # ahead of the kills: decided while the node kills
-                kills = IdKills(normal, "normal", per_kill), IdKills(pubsub, "pubsub", per_kill)
-                replies = sum(k.replies for k in kills)
-                connection.send(b"".join(k.payload for k in kills), replies)
-                expected.append(replies)
+                by_id = IdKills(normal, pubsub, per_kill)
+                connection.send(by_id.payload, by_id.replies)
+                expected.append(by_id.replies)
             for kills in expected:  # only kills are left
                 closed += sum(_checked(r) for r in await connection.replies(kills or 0))
             return closed
@@ -403,16 +406,19 @@ def parse_hello(reply: Any) -> Capabilities:
 
 
 class IdKills:
-    """The kills of ``ids`` (clients of type ``kind``), ``per_kill`` IDs to a command: the payload, and how many
-    replies it asks for (each reply the number of clients that command closed)."""
+    """The kills of normal clients' and pub/sub clients' IDs, ``per_kill`` IDs to a command, each naming its TYPE:
+    the payload, and how many replies it asks for (each the number of clients that command closed)."""
 
-    def __init__(self, ids: Sequence[int], kind: str, per_kill: int) -> None:
-        if per_kill == 1:
-            self.payload, self.replies = pack_kills(ids, kind), len(ids)
-        else:
+    def __init__(self, normal: Sequence[int], pubsub: Sequence[int], per_kill: int) -> None:
+        self.payload, self.replies = b"", 0
+        for ids, kind in ((normal, "normal"), (pubsub, "pubsub")):
+            if per_kill == 1:
+                self.payload += pack_kills(ids, kind)
+                self.replies += len(ids)
+                continue
             groups = [ids[i : i + per_kill] for i in range(0, len(ids), per_kill)]
-            self.payload = b"".join(pack_grouped_kill(group, kind) for group in groups)
-            self.replies = len(groups)
+            self.payload += b"".join(pack_grouped_kill(group, kind) for group in groups)
+            self.replies += len(groups)
 
 
 def pack_grouped_kill(ids: Sequence[int], kind: str) -> bytes:
