@@ -130,16 +130,18 @@ class NodeAdapter:
         master/replica), whatever the listing said. Our own connections: SKIPME spares the sending one, and a
         kill of the user ours are until their AUTH waits out our handshakes (``NodePool.handshakes_held_off``).
         """
-        per_kill = await self._ids_per_kill(node) if ids or pubsub_ids else 1
-        by_id = IdKills(ids, pubsub_ids, per_kill)
-        payload = pack_user_kills(users) + by_id.payload
-        count = 2 * len(users) + by_id.replies
+        if not (ids or pubsub_ids or users):
+            return 0
+        if ids or pubsub_ids:
+            await self.capabilities(node)  # known before the kills, which are packed by ``_ids_per_kill``
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
+            by_id = IdKills(ids, pubsub_ids, self._ids_per_kill(node))  # here: a retry may have forgotten the server
+            payload, count = pack_user_kills(users) + by_id.payload, 2 * len(users) + by_id.replies
             async with _user_kills_safe(pool, users):
                 return sum(_checked(r) for r in await connection.batch(payload, count))
 
-        return await self._run(node, "kill", run) if count else 0
+        return await self._run(node, "kill", run)
 
     async def list_then_kill_users(
         self,
@@ -192,9 +194,8 @@ class NodeAdapter:
                     listing = NodeListing(_checked(await connection.call("CLIENT", "LIST")), await pool.settled())
                     unread = 0
                 ids, pubsub_ids, more_users = then(listing)
-                # Rarely any IDs here (a user with a shielded session): several per kill only where known already.
-                per_kill = known.ids_per_kill if (known := self._capabilities.get(node.id)) else 1
-                by_id = IdKills(ids, pubsub_ids, per_kill)
+                # Rarely any IDs here (a user with a shielded session): not worth asking the server ahead for them.
+                by_id = IdKills(ids, pubsub_ids, self._ids_per_kill(node))
                 rest = pack_user_kills(more_users) + by_id.payload
                 count = 2 * len(more_users) + by_id.replies
                 # ``more_users`` were not killed above: a held-off handshake is never entered twice.
@@ -225,9 +226,10 @@ class NodeAdapter:
         IDs close in about the node's time for its listings and kills plus one slice's parsing.
         Each ID is listed before it is killed, and each kill names the client's TYPE, as in ``kill``.
         """
-        per_kill = await self._ids_per_kill(node)
+        await self.capabilities(node)  # known before the kills, which are packed by ``_ids_per_kill``
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
+            per_kill = self._ids_per_kill(node)  # here: a retry may have forgotten the server
             expected: collections.deque[int | None] = collections.deque()  # in send order: None for a listing,
             listed = closed = 0  # else a batch of kills and its size
 
@@ -279,9 +281,12 @@ class NodeAdapter:
             known = self._capabilities[node.id] = await self._run(node, "query", run)
         return known
 
-    async def _ids_per_kill(self, node: Node) -> int:
-        """IDs per ``CLIENT KILL ID`` on ``node`` (``Capabilities.ids_per_kill``): read-only, safe before any record."""
-        return (await self.capabilities(node)).ids_per_kill
+    def _ids_per_kill(self, node: Node) -> int:
+        """IDs per ``CLIENT KILL ID`` on ``node`` (``Capabilities.ids_per_kill``) as far as known now: one where the
+        server is unknown, and it is forgotten when the node drops our connections (``_run``), so that a node
+        restarted as an older server between our reads is never sent a kill it cannot parse."""
+        known = self._capabilities.get(node.id)
+        return known.ids_per_kill if known else 1
 
     async def own(self, node: Node) -> OwnConnections:
         pool = self._pools.get(node.id)
