@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sessionplane.demo.servers import RedisServer
+from sessionplane.inventory.records import Node
 
 
 def _encode(*args: object) -> bytes:
@@ -159,3 +160,18 @@ def replica_link_ids(primary: RedisServer, replica: RedisServer) -> set[int]:
             time.sleep(0.05)
     with primary.client() as p:
         return {int(c["id"]) for c in p.client_list() if "S" in c["flags"]}
+
+
+def node_record(host: str, port: int) -> Node:
+    """A node record for tests that drive the node adapter directly, without a store."""
+    return Node(
+        id="n1",
+        instance_id="i1",
+        group_id="g1",
+        name="n1",
+        role="primary",
+        status="normal",
+        host=host,
+        port=port,
+        tls=False,
+    )

@@ -12,10 +12,10 @@ import asyncio
 
 import hiredis
 
-from sessionplane.inventory.records import Node
 from sessionplane.nodes.adapter import NodeAdapter, NodeListing
 from sessionplane.sessions.selection import Protection, client_sessions
 from tests.conftest import settings_for
+from tests.support import node_record
 
 LISTING = (
     b"id=5 addr=10.0.0.9:6380 laddr=10.0.0.1:6379 fd=7 name= age=9 idle=0 flags=S db=0 sub=0 psub=0 multi=-1 "
@@ -54,17 +54,7 @@ class ProxyLikeNode:
 async def _listings(proxy: ProxyLikeNode, tmp_path) -> list[NodeListing]:
     server = await asyncio.start_server(proxy.serve, "127.0.0.1", 0)
     async with server:
-        node = Node(
-            id="n1",
-            instance_id="i1",
-            group_id="g1",
-            name="n1",
-            role="primary",
-            status="normal",
-            host="127.0.0.1",
-            port=server.sockets[0].getsockname()[1],
-            tls=False,
-        )
+        node = node_record("127.0.0.1", server.sockets[0].getsockname()[1])
         adapter = NodeAdapter(settings_for(tmp_path))
         try:
             return [await adapter.client_list(node), await adapter.client_list(node)]

@@ -10,31 +10,16 @@ from __future__ import annotations
 import asyncio
 
 from sessionplane.demo.servers import LocalCluster, RedisServer
-from sessionplane.inventory.records import Node
 from sessionplane.nodes.adapter import NodeAdapter
 from tests.conftest import settings_for
-from tests.support import RawSession, client_ids, kill_calls
-
-
-def _node(server: RedisServer) -> Node:
-    return Node(
-        id="n1",
-        instance_id="i1",
-        group_id="g1",
-        name="n1",
-        role="primary",
-        status="normal",
-        host=server.host,
-        port=server.port,
-        tls=False,
-    )
+from tests.support import RawSession, client_ids, kill_calls, node_record
 
 
 def test_kills_by_id_follow_a_node_restarted_from_valkey_as_redis(tmp_path):
     with LocalCluster(kind="valkey") as valkeys:
         valkey = valkeys.start_server()
         adapter = NodeAdapter(settings_for(tmp_path / "settings"))
-        node = _node(valkey)
+        node = node_record(valkey.host, valkey.port)
 
         async def kill(ids: list[int]) -> int:
             return await adapter.kill(node, ids=ids)
