@@ -2,15 +2,25 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint redis-server chromium clean
+.PHONY: run test bench lint lock redis-server chromium clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions the suite last passed with: a fresh machine
+# otherwise resolves the newest releases, and the framework under every figure changes between runs.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+# The newest releases pyproject.toml admits, resolved in a throwaway venv; then `make test`.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet -e '.[test]'
+	{ sed -n '/^#/p' constraints.txt; .venv-lock/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-lock
 
 redis-server:
 	@scripts/ensure-redis-server
