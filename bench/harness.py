@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -491,14 +492,21 @@ def acl(server: RedisServer) -> None:
         client.execute_command("ACL", "SETUSER", APP_USER, "on", f">{APP_PASSWORD}", "+@all", "~*", "&*")
 
 
-def cluster_of(
-    count: int, *, password: str | None = None, kind: str = "redis"
-) -> tuple[LocalCluster, list[RedisServer]]:
+@contextmanager
+def cluster_of(count: int, *, password: str | None = None, kind: str = "redis") -> Iterator[list[RedisServer]]:
+    """``count`` servers on the node cores, each with the bench's ACL users, counted as nodes in the CPU
+    figures while they run; stopped (and no longer counted) on leaving."""
     cluster = LocalCluster(password=password, kind=kind)
-    servers = [cluster.start_server() for _ in range(count)]
-    for server in servers:
-        assert server.process is not None
-        pin(server.process.pid, NODE_CORES)
-        METER.nodes.add(server.process.pid)
-        acl(server)
-    return cluster, servers
+    pids: set[int] = set()
+    try:
+        servers = [cluster.start_server() for _ in range(count)]
+        for server in servers:
+            assert server.process is not None
+            pin(server.process.pid, NODE_CORES)
+            pids.add(server.process.pid)
+            acl(server)
+        METER.nodes |= pids
+        yield servers
+    finally:
+        METER.nodes -= pids
+        cluster.stop()
