@@ -34,6 +34,7 @@ from bench.harness import (
     raise_open_file_limit,
     report,
     start_deployment,
+    use_uvloop,
 )
 from sessionplane.demo.servers import RedisServer
 from sessionplane.ops.allocator import keep_freed_memory
@@ -41,6 +42,7 @@ from sessionplane.settings import Settings
 
 
 def main(groups: set[str]) -> int:
+    use_uvloop()
     limit = raise_open_file_limit()
     pin(0, CLIENT_CORES)  # the baselines' client, and redis-benchmark and redis-cli, which start from here
     # The raw baselines run here: they get the allocator settings the server runs with (its default).

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import ADMIN_PASSWORD, Http, _login, _wait_listening
+from bench.harness import ADMIN_PASSWORD, Http, _login, _wait_listening, use_uvloop
 from sessionplane import admin
 from sessionplane.auth.principal import Principal
 from sessionplane.demo.servers import free_port
@@ -99,6 +99,7 @@ def _serve(data_dir: Path, url: str, limits_on: bool) -> tuple[subprocess.Popen[
 
 
 def main() -> None:
+    use_uvloop()
     data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-bench-"))
     with postgres_database() as url:
         project_id = asyncio.run(_seed(Settings(data_dir=data_dir, database_url=url)))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bench.harness import hold, release
+from bench.harness import hold, release, use_uvloop
 from sessionplane import admin
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.inventory.records import NodeSpec
@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=15.0, help="sample_interval_seconds")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per figure in the per-round comparison")
     args = parser.parse_args()
+    use_uvloop()  # the sampler runs here as it does in `serve`
     raise_open_file_limit()
     with LocalCluster() as cluster, tempfile.TemporaryDirectory(prefix="sessionplane-bench-") as data_dir:
         servers = [cluster.start_server() for _ in range(args.nodes)]
