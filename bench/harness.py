@@ -4,6 +4,8 @@
   httptools) over a SQLite store in a temporary directory, seeded before it starts.
 - The HTTP client is a minimal keep-alive HTTP/1.1 client over asyncio streams (hand-written:
   httpx costs several hundred microseconds per request, which would be charged to the server).
+  The bench's own loops run on uvloop too (``use_uvloop``), so the raw baselines are not measured on
+  a slower loop than the server's.
 - A round times the API and its baselines on freshly prepared nodes; the order of the contenders
   rotates every round; each contender is warmed up before the first round; every close is
   verified on the node afterwards. Medians, minima and maxima are reported.
