@@ -54,7 +54,7 @@ def main(groups: set[str]) -> int:
     )
     # Each group runs beside its own nodes and its own server only. Idle, the scale group's 256 nodes took
     # 13% of a core here, and `--workers 2` lost a tenth of its rate beside them (1.40x of one worker, against
-    # 1.60x without them, ten rounds each, measured); a server that knows them also samples and probes them.
+    # 1.60x without them, medians of ten and sixteen rounds); a server that knows them also samples and probes them.
     with cluster_of(3) as singles:
         rows = _node_group(singles) if "node" in groups else []
         if "fleet" in groups:
