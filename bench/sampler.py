@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import resource
 import statistics
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bench.harness import hold, release, use_uvloop
+from bench.harness import hold, raise_open_file_limit, release, use_uvloop
 from sessionplane import admin
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from sessionplane.inventory.records import NodeSpec
@@ -46,12 +45,6 @@ _RAW_LINE = re.compile(
     rb"(?: .*? lib-name=([^ \n]*))?",
     re.MULTILINE,
 )
-
-
-def raise_open_file_limit() -> int:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 def counts(rows: list[tuple[str, str, int, str, str, str, str]], idle_over: int) -> tuple[int, int, int, list[Counter]]:
