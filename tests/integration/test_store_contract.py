@@ -306,11 +306,15 @@ def test_audit_events_survive_reopening(database_url, keyring):
             error_code="DBS.280032",
             node_results=[],
         )
+        await s.audit.set_reconnected(event, 2)
+        with pytest.raises(TypeError, match="not audit columns: \\['outcom'\\]"):  # a misspelt field is no silent gap
+            await s.audit.append(request_id="r3", project_id="p", action="x:y:z", outcom="denied")
         return event
 
     async def read(s: Stores) -> None:
         everything = await s.audit.events(account_id="a")
         assert [e.request_id for e in everything] == ["r2", "r1"]
+        assert [(e.closed, e.reconnected) for e in everything] == [(None, None), (3, 2)]  # only its own record
         (done,) = await s.audit.events(account_id="a", where=AuditFilter(user_name="ann"))
         assert done.outcome == "succeeded" and done.node_results == ({"node_id": "n", "closed": 3},)
         assert done.parameters == {"is_all": True} and done.at.tzinfo is not None
