@@ -13,7 +13,14 @@ import typer
 from rich.table import Table
 
 from sessionplane.cli.context import DatabaseUrl, DataDir, console, err_console, load_settings, run
-from sessionplane.cli.inventory import parse_tags, read_password
+from sessionplane.cli.inventory import (
+    EnterpriseProject,
+    ProtectedNames,
+    ProtectedUsers,
+    Tags,
+    parse_tags,
+    read_password,
+)
 from sessionplane.errors import SessionplaneError
 from sessionplane.inventory.records import Instance, Node
 from sessionplane.inventory.topology import Credentials, RefreshReport, parse_seed
@@ -42,12 +49,10 @@ def adopt(
         bool, typer.Option("--password-stdin", help="Read the nodes' password from stdin")
     ] = False,
     ask_password: Annotated[bool, typer.Option("--ask-password", help="Prompt for the nodes' password")] = False,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value; repeat")] = None,
-    enterprise_project: Annotated[
-        str, typer.Option("--enterprise-project", help="Enterprise project ID (g:EnterpriseProjectId); 0 = default")
-    ] = "0",
-    protect_name: Annotated[list[str] | None, typer.Option("--protect-name", help="Client name never closed")] = None,
-    protect_user: Annotated[list[str] | None, typer.Option("--protect-user", help="ACL user never closed")] = None,
+    tag: Tags = None,
+    enterprise_project: EnterpriseProject = "0",
+    protect_name: ProtectedNames = None,
+    protect_user: ProtectedUsers = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:

@@ -32,6 +32,13 @@ instances = typer.Typer(help="Adopted Redis-compatible instances and their nodes
 
 Domain = Annotated[str, typer.Option("--domain", help="Account (domain) name")]
 InstanceId = Annotated[str, typer.Argument(help="Instance ID")]
+# What an instance is registered with, by ``instance add`` and ``instance adopt`` alike.
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="key=value; repeat")]
+EnterpriseProject = Annotated[
+    str, typer.Option("--enterprise-project", help="Enterprise project ID (g:EnterpriseProjectId); 0 = the default one")
+]
+ProtectedNames = Annotated[list[str] | None, typer.Option("--protect-name", help="Client name never closed")]
+ProtectedUsers = Annotated[list[str] | None, typer.Option("--protect-user", help="ACL user never closed")]
 
 
 class InstanceStatus(StrEnum):
@@ -129,12 +136,10 @@ def instance_add(
     password_prompt: PasswordPrompt = False,
     mode: Annotated[str, typer.Option(help="Cluster, Replication or RedisCluster")] = "Cluster",
     version: Annotated[str, typer.Option(help="Datastore version")] = "7.0",
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value; repeat")] = None,
-    enterprise_project: Annotated[
-        str, typer.Option("--enterprise-project", help="Enterprise project ID (0: the default one)")
-    ] = "0",
-    protect_name: Annotated[list[str] | None, typer.Option("--protect-name", help="Client name never closed")] = None,
-    protect_user: Annotated[list[str] | None, typer.Option("--protect-user", help="ACL user never closed")] = None,
+    tag: Tags = None,
+    enterprise_project: EnterpriseProject = "0",
+    protect_name: ProtectedNames = None,
+    protect_user: ProtectedUsers = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
