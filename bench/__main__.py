@@ -12,6 +12,7 @@ names it. See bench/harness.py for how rounds are run (warm-up, rotation, verifi
     python -m bench workers    GET first page throughput, serve --workers 2 vs 1 on PostgreSQL
 
     BENCH_PIN=1 python -m bench ...   the nodes on a core of their own (bench/harness.py, PINNED)
+    BENCH_QUIET=1 python -m bench ... the server's sampler, probe and reconnect tracking off (harness.QUIET)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bench.harness import (
     ROUNDS,
     Deployment,
     Row,
+    background,
     cluster_of,
     pin,
     pinning,
@@ -50,7 +52,7 @@ def main(groups: set[str]) -> int:
     print(
         f"open-file limit {limit}; freed memory kept for reuse here and in the server: {kept}; "
         f"{ROUNDS} rounds per case ({QUICK_ROUNDS} for listings, statistics, small calls); "
-        f"medians [min-max]; order rotated each round; {pinning()}"
+        f"medians [min-max]; order rotated each round; {pinning()}; {background()}"
     )
     # Each group runs beside its own nodes and its own server only. Idle, the scale group's 256 nodes took
     # 13% of a core here, and `--workers 2` lost a tenth of its rate beside them (1.40x of one worker, against

@@ -29,7 +29,7 @@ from datetime import timedelta
 import asyncpg
 from sqlalchemy import insert, text
 
-from bench.harness import Contender, Deployment, Http, rounds, start_deployment
+from bench.harness import BACKGROUND_OFF, Contender, Deployment, Http, rounds, start_deployment
 from sessionplane import ids
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.tables import InstanceRow, NodeRow
@@ -43,7 +43,6 @@ PER_INSTANCE = 10
 PAGE = 10
 BATCH = 50
 SIZES = (100, 100_000)
-QUIET = {"SESSIONPLANE_SAMPLE_INTERVAL_SECONDS": "0", "SESSIONPLANE_PROBE_INTERVAL_SECONDS": "0"}
 
 
 async def create_database() -> str:
@@ -147,7 +146,9 @@ class Store:
 
 def start_store(real: RedisServer, nodes: int) -> Store:
     url = asyncio.run(create_database())
-    deployment = start_deployment({"real": ([real], True)}, database_url=url, seed=synthetic(nodes - 1), env=QUIET)
+    deployment = start_deployment(
+        {"real": ([real], True)}, database_url=url, seed=synthetic(nodes - 1), env=BACKGROUND_OFF
+    )
     node_id = deployment.instances["real"].nodes[0].id
     return Store(nodes, url, deployment, node_id)
 

@@ -17,8 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.cases_inventory import QUIET, create_database, drop_database
-from bench.harness import ROUNDS, Deployment, Http, hold, release, start_deployment
+from bench.cases_inventory import create_database, drop_database
+from bench.harness import BACKGROUND_OFF, ROUNDS, Deployment, Http, hold, release, start_deployment
 from sessionplane.demo.servers import RedisServer
 
 SESSIONS = 100
@@ -78,7 +78,7 @@ def run(server: RedisServer) -> list[str]:
         for workers in (1, 2):
             url = asyncio.run(create_database())
             deployment = start_deployment(
-                {"real": ([server], True)}, database_url=url, env=QUIET, extra_args=["--workers", str(workers)]
+                {"real": ([server], True)}, database_url=url, env=BACKGROUND_OFF, extra_args=["--workers", str(workers)]
             )
             deployments[workers] = (deployment, url)
         rates: dict[int, list[float]] = {1: [], 2: []}

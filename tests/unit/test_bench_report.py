@@ -10,7 +10,8 @@ import os
 import time
 
 from bench.cpu import CpuMeter, CpuSpent, _process_seconds
-from bench.harness import Contender, Row, report
+from bench.harness import BACKGROUND_OFF, Contender, Row, report
+from sessionplane.settings import Settings
 
 
 async def _nothing() -> None:
@@ -67,3 +68,15 @@ def test_the_meter_reads_a_process_cpu_from_the_kernel_and_charges_a_round_what_
 
 def test_a_process_that_is_gone_counts_for_nothing():
     assert _process_seconds(2**22 + 12345) == 0.0  # above the kernel's highest PID
+
+
+def test_the_background_switch_names_real_settings(monkeypatch):
+    """BENCH_QUIET's variables reach ``serve`` as its environment: a misspelt name would be ignored, not refused,
+    and the bench would report a quiet run that was not."""
+    for name in [n for n in os.environ if n.startswith("SESSIONPLANE_")]:
+        monkeypatch.delenv(name)
+    for name, value in BACKGROUND_OFF.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.sample_interval_seconds == 0 and settings.probe_interval_seconds == 0
+    assert settings.reconnect_window_seconds == 86400
