@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -226,12 +227,20 @@ class Deployment:
         self.stop()
 
     def stop(self) -> None:
+        """Stop `serve`. Its data directory (the store, the keyring, serve.log) goes with it, unless the bench
+        is failing (an exception on its way out, here or in a ``finally``) or `serve` had died by itself:
+        then it stays for a look, and the bench says where."""
         METER.servers.discard(self.process.pid)
+        died = self.process.poll() is not None
         self.process.terminate()
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        if died or sys.exc_info()[0] is not None:
+            print(f"serve's store, keyring and log kept in {self.data_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 Seeder = Callable[[Services, str], Awaitable[object]]  # more rows for the store: (services, project id)
@@ -297,7 +306,7 @@ def start_deployment(
         **(BACKGROUND_OFF if QUIET else {}),
         **(env or {}),
     }
-    with (data_dir / "serve.log").open("ab") as log:  # kept in the temporary directory, for a failed run
+    with (data_dir / "serve.log").open("ab") as log:  # kept for a failed run (Deployment.stop)
         process = subprocess.Popen(
             [sys.executable, "-m", "sessionplane", "serve", "--port", str(port), *extra_args],
             env=env,

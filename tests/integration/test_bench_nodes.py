@@ -2,18 +2,20 @@
 
 Nodes left running beside later groups took a tenth of `--workers 2`'s rate and were counted in the
 one-node cases' CPU figures (README, Performance): a group's nodes must stop, and leave the CPU
-meter, when the group is done, whether it finished or failed.
+meter, when the group is done, whether it finished or failed. A group's `serve`
+(``bench.harness.start_deployment``) takes its store and keyring with it, unless the group failed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 import redis
 
 from bench.cpu import METER
-from bench.harness import APP_PASSWORD, APP_USER, cluster_of
+from bench.harness import APP_PASSWORD, APP_USER, cluster_of, start_deployment
 
 
 def _gone(pid: int) -> bool:
@@ -38,3 +40,22 @@ def test_a_group_that_fails_still_stops_its_nodes_and_takes_them_out_of_the_figu
         raise RuntimeError("the group failed")
     assert pid not in METER.nodes
     assert _gone(pid)
+
+
+def test_a_group_s_serve_takes_its_store_and_keyring_along_unless_the_group_failed():
+    with cluster_of(1) as servers:
+        with start_deployment({"one": (servers, True)}) as deployment:
+            data_dir = deployment.data_dir
+            assert (data_dir / "keyring").exists() and (data_dir / "serve.log").exists()
+        assert not data_dir.exists()  # no keyring of a finished run is left in the temporary directory
+
+        with (
+            pytest.raises(RuntimeError, match="the group failed"),
+            start_deployment({"one": (servers, True)}) as failed,
+        ):
+            raise RuntimeError("the group failed")
+        try:
+            assert (failed.data_dir / "serve.log").exists()  # kept, to read why
+            assert failed.process.poll() is not None
+        finally:
+            shutil.rmtree(failed.data_dir, ignore_errors=True)
