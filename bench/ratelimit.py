@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import ADMIN_PASSWORD, Http, _login, _wait_listening, use_uvloop
+from bench.harness import ADMIN_PASSWORD, BACKGROUND_OFF, Http, _login, _wait_listening, use_uvloop
 from sessionplane import admin
 from sessionplane.auth.principal import Principal
 from sessionplane.demo.servers import free_port
@@ -87,8 +87,7 @@ def _serve(data_dir: Path, url: str, limits_on: bool) -> tuple[subprocess.Popen[
         "SESSIONPLANE_DATA_DIR": str(data_dir),
         "SESSIONPLANE_DATABASE_URL": url,
         "SESSIONPLANE_LOG_LEVEL": "WARNING",
-        "SESSIONPLANE_SAMPLE_INTERVAL_SECONDS": "0",
-        "SESSIONPLANE_PROBE_INTERVAL_SECONDS": "0",
+        **BACKGROUND_OFF,
     }
     if limits_on:
         env |= {"SESSIONPLANE_RATE_LIMIT_PER_CALLER": HIGH, "SESSIONPLANE_RATE_LIMIT_PER_PROJECT": HIGH}
@@ -100,8 +99,8 @@ def _serve(data_dir: Path, url: str, limits_on: bool) -> tuple[subprocess.Popen[
 
 def main() -> None:
     use_uvloop()
-    data_dir = Path(tempfile.mkdtemp(prefix="sessionplane-bench-"))
-    with postgres_database() as url:
+    with tempfile.TemporaryDirectory(prefix="sessionplane-bench-") as tmp, postgres_database() as url:
+        data_dir = Path(tmp)  # the store's keyring and data go with it
         project_id = asyncio.run(_seed(Settings(data_dir=data_dir, database_url=url)))
         samples: dict[bool, list[float]] = {False: [], True: []}
         cpu: dict[bool, float] = {False: 0.0, True: 0.0}
