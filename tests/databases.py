@@ -18,10 +18,17 @@ def postgres_database() -> Iterator[str]:
     """An empty PostgreSQL database: its SQLAlchemy URL, dropped on exit."""
     name = f"sessionplane_test_{secrets.token_hex(6)}"
     asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     try:
-        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+        yield url
     finally:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_postgres_database(url)
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop the database of ``url`` (from ``postgres_database``), its connections with it; gone already is fine."""
+    name = url.rsplit("/", 1)[1]
+    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _pg(statement: str) -> None:

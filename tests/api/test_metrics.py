@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import uuid
 from collections.abc import Iterator
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sessionplane.ops.metrics import HTTP_METHODS
 from tests.background import Served, eventually, serving
 from tests.conftest import settings_for
-from tests.integration.test_store_contract import PG_ADMIN
+from tests.databases import drop_postgres_database, postgres_database
 from tests.live import LiveService
 
 NODE_SESSIONS_ROUTE = "/v3/{project_id}/redis/nodes/{node_id}/sessions"
@@ -171,28 +168,14 @@ def test_healthz_and_readyz_need_no_credentials(served):
     assert not {"/metrics", "/healthz", "/readyz"} & set(paths)
 
 
-async def _pg(statement: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.mark.postgres
 def test_readyz_answers_503_when_the_store_is_gone(tmp_path):
-    name = f"sessionplane_ready_{secrets.token_hex(6)}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        with LiveService(settings_for(tmp_path, database_url=f"{base}/{name}")) as live:
-            assert httpx.get(f"{live.url}/readyz").status_code == 200
-            asyncio.run(_pg(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            gone = eventually(lambda: (r := httpx.get(f"{live.url}/readyz")).status_code == 503 and r)
-            assert gone.json() == {"status": "unavailable", "store": "unreachable"}
-            assert httpx.get(f"{live.url}/healthz").status_code == 200  # alive, just not ready
-    finally:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_database() as url, LiveService(settings_for(tmp_path, database_url=url)) as live:
+        assert httpx.get(f"{live.url}/readyz").status_code == 200
+        drop_postgres_database(url)
+        gone = eventually(lambda: (r := httpx.get(f"{live.url}/readyz")).status_code == 503 and r)
+        assert gone.json() == {"status": "unavailable", "store": "unreachable"}
+        assert httpx.get(f"{live.url}/healthz").status_code == 200  # alive, just not ready
 
 
 def test_every_close_moves_the_close_counters(tmp_path, cluster, sessions):

@@ -7,11 +7,7 @@ are read only to prove that discovery credentials are encrypted at rest.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-from collections.abc import Iterator
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -21,31 +17,8 @@ from sessionplane.inventory.store import InventoryStore
 from sessionplane.inventory.topology import PRIMARY, REDIS_CLUSTER, REPLICA, Endpoint, SeenNode, Topology
 from sessionplane.keyring import Keyring
 
-PG_ADMIN = os.environ.get("SESSIONPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 NODE_SECRET = "n0de-Secret-discovered"
 SENTINEL_SECRET = "s3ntinel-Secret"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-        return
-    name = f"sessionplane_discovery_{secrets.token_hex(6)}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    try:
-        base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _pg(statement: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def _with_store(url: str, work) -> None:

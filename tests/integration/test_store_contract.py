@@ -7,12 +7,8 @@ methods, and reads raw rows only to prove that secrets are encrypted at rest.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -23,30 +19,6 @@ from sessionplane.iam.store import IamStore
 from sessionplane.inventory.records import InstanceFilter, NodeSpec
 from sessionplane.inventory.store import InventoryStore
 from sessionplane.keyring import InvalidToken, Keyring
-
-PG_ADMIN = os.environ.get("SESSIONPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-        return
-    name = f"sessionplane_contract_{secrets.token_hex(6)}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    try:
-        base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _pg(statement: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 class Stores:
