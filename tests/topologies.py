@@ -8,9 +8,7 @@ they never assert how long anything took.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from sessionplane.demo.servers import RedisServer, free_port, redis_server_binary, start_on_free_port
+from sessionplane.demo.servers import RedisServer, ServerGroup, free_port, redis_server_binary, start_on_free_port
 
 LIVENESS_DEADLINE_SECONDS = 60.0
 
@@ -79,13 +77,12 @@ class ConfiguredServer(RedisServer):
         return self
 
 
-class Topologies:
+class Topologies(ServerGroup[ConfiguredServer]):
     """Owns every process the discovery tests start; a context manager that stops and removes them."""
 
     def __init__(self, *, password: str) -> None:
+        super().__init__(prefix="sessionplane-topology-")
         self.password = password
-        self.root = Path(tempfile.mkdtemp(prefix="sessionplane-topology-"))
-        self.servers: list[ConfiguredServer] = []
 
     def _server(self, **options: object) -> ConfiguredServer:
         options.setdefault("password", self.password)
@@ -156,18 +153,6 @@ class Topologies:
         sentinel.start()
         wait_until(lambda: sentinel_settled(sentinel, name, replicas), "the sentinel to see the primary and replicas")
         return sentinel
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-        self.servers.clear()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> Topologies:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 def _cluster_args() -> tuple[str, ...]:

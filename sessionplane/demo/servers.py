@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, Self, TypeVar
 
 import redis
 
@@ -185,20 +185,36 @@ class RedisServer:
         self.process = None
 
 
-class LocalCluster:
-    """A set of local servers sharing one temporary directory; a context manager that cleans up.
+class ServerGroup(Generic[S]):
+    """Servers sharing one temporary directory; a context manager that stops them and removes it."""
 
-    Every server gets the same ``kind`` of binary, default user ``password`` and extra ``acl_user``.
-    """
+    def __init__(self, *, prefix: str) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        self.servers: list[S] = []
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.servers.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class LocalCluster(ServerGroup[RedisServer]):
+    """A set of local servers of one ``kind`` of binary, default user ``password`` and extra ``acl_user``."""
 
     def __init__(self, *, password: str | None = None, kind: str = "redis", acl_user: AclUser | None = None) -> None:
         if kind not in SERVER_BINARIES:
             raise ValueError(f"unknown server kind {kind!r}: one of {', '.join(SERVER_BINARIES)}")
+        super().__init__(prefix="sessionplane-nodes-")
         self.password = password
         self.kind = kind
         self.acl_user = acl_user
-        self.root = Path(tempfile.mkdtemp(prefix="sessionplane-nodes-"))
-        self.servers: list[RedisServer] = []
 
     def start_server(self, *, replica_of: RedisServer | None = None) -> RedisServer:
         def server(port: int, workdir: Path) -> RedisServer:
@@ -212,15 +228,3 @@ class LocalCluster:
             )
 
         return start_on_free_port(server, root=self.root, owned=self.servers)
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-        self.servers.clear()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> LocalCluster:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
