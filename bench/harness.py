@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -429,6 +430,7 @@ class Contender:
     cleanup: Callable[[], Awaitable[object]] | None = None
     times: list[float] = field(default_factory=list)
     cpu: list[CpuSpent] = field(default_factory=list)  # per timed round (bench.cpu)
+    round_numbers: list[int] = field(default_factory=list)  # per timed round: which of the run's rounds it ran in
 
     @property
     def median(self) -> float:
@@ -440,6 +442,10 @@ class Contender:
         return CpuSpent(*(statistics.median(getattr(c, part) for c in self.cpu) for part in parts))
 
 
+_ROUND_NUMBERS = itertools.count(1)  # unique in the run: a contender timed in two cases' rounds (the token
+# call, in the small call's and in AK/SK's) pairs with each case's other contenders by round, not by position
+
+
 async def rounds(contenders: Sequence[Contender], *, count: int = ROUNDS, warmups: int = 1) -> None:
     """Each contender ``warmups`` times untimed, then ``count`` timed rounds, the order rotated each round."""
     for contender in contenders:
@@ -447,8 +453,10 @@ async def rounds(contenders: Sequence[Contender], *, count: int = ROUNDS, warmup
             await _once(contender, timed=False)
     for n in range(count):
         order = list(contenders[n % len(contenders) :]) + list(contenders[: n % len(contenders)])
+        round_number = next(_ROUND_NUMBERS)
         for contender in order:
             await _once(contender, timed=True)
+            contender.round_numbers.append(round_number)
 
 
 async def _once(contender: Contender, *, timed: bool) -> None:
@@ -498,6 +506,13 @@ class Row:
     def ratio(self) -> float:
         return self.api.median / self.floor.median
 
+    def paired_ratios(self) -> list[float]:
+        """The API's time over the floor's in each round both ran in, seconds apart: what the host was doing
+        in that round (a neighbour, reclaimed pages coming back) weighs on both, so their spread is the noise
+        a ratio of medians hides, and their median is robust to the host speeding up or slowing down."""
+        floor = dict(zip(self.floor.round_numbers, self.floor.times, strict=True))
+        return [t / floor[n] for n, t in zip(self.api.round_numbers, self.api.times, strict=True) if n in floor]
+
 
 def _ms(c: Contender) -> str:
     return f"{c.median * 1000:.2f} ms [{min(c.times) * 1000:.2f}-{max(c.times) * 1000:.2f}]"
@@ -524,6 +539,10 @@ def report(rows: Sequence[Row]) -> str:
             out.append(f"    {baseline.label:<21} {_ms(baseline)}   {_cpu(baseline)}   ratio {ratio:.2f}x")
         beat = "" if row.floor is row.fastest else f", faster this run than {row.fastest.label}"
         out.append(f"    ratio to the fastest ({row.floor.label}{beat}): {row.ratio:.2f}x{target}{verdict}")
+        if len(paired := row.paired_ratios()) >= 4:
+            low, middle, high = statistics.quantiles(paired, n=4)
+            spread = f"middle half {low:.2f}-{high:.2f}x of {len(paired)} rounds"
+            out.append(f"    round by round: median {middle:.2f}x, {spread}")
         if row.note:
             out.append(f"    {row.note}")
     return "\n".join(out)

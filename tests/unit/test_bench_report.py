@@ -6,11 +6,14 @@ baseline than one measured in the same run, or CPU read from the wrong place, wo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
+import pytest
+
 from bench.cpu import CpuMeter, CpuSpent, _process_seconds
-from bench.harness import BACKGROUND_OFF, Contender, Row, report
+from bench.harness import BACKGROUND_OFF, Contender, Row, report, rounds
 from sessionplane.settings import Settings
 
 
@@ -19,7 +22,8 @@ async def _nothing() -> None:
 
 
 def _contender(label: str, *seconds: float) -> Contender:
-    return Contender(label, _nothing, times=list(seconds), cpu=[CpuSpent(0.0, 0.0, 0.0)])
+    rounds_run = list(range(1, len(seconds) + 1))
+    return Contender(label, _nothing, times=list(seconds), cpu=[CpuSpent(0.0, 0.0, 0.0)], round_numbers=rounds_run)
 
 
 def _row(api: float, fastest: float, *others: float) -> Row:
@@ -51,6 +55,19 @@ def test_the_report_names_the_baseline_the_ratio_is_taken_to_and_its_verdict():
     )
     kept = report([_row(0.110, 0.100, 0.120)])
     assert "ratio to the fastest (named fastest): 1.10x (target <= 1.15x)  ok" in kept
+
+
+def test_round_by_round_a_contender_of_two_cases_pairs_with_each_case_in_that_case_s_rounds():
+    """The token call is timed in the small call's rounds and again in AK/SK's: each ratio takes its rounds."""
+    token, plain, signed = (Contender(label, _nothing) for label in ("token", "plain", "signed"))
+    asyncio.run(rounds([token, plain], count=4, warmups=0))
+    asyncio.run(rounds([signed, token], count=4, warmups=0))
+    token.times = [0.010, 0.020, 0.030, 0.040] + [0.100, 0.200, 0.300, 0.400]
+    plain.times = [0.005, 0.010, 0.015, 0.020]
+    signed.times = [0.110, 0.220, 0.330, 0.440]
+    assert Row("small call", token, plain).paired_ratios() == [2.0, 2.0, 2.0, 2.0]
+    assert Row("AK/SK", signed, token).paired_ratios() == pytest.approx([1.1] * 4)
+    assert "round by round: median 1.10x, middle half 1.10-1.10x of 4 rounds" in report([Row("AK/SK", signed, token)])
 
 
 def test_the_meter_reads_a_process_cpu_from_the_kernel_and_charges_a_round_what_it_used():
