@@ -21,7 +21,6 @@ from sessionplane.history.store import HistoryStore
 from sessionplane.history.summary import NodeCounts
 from sessionplane.schema import Base
 from sessionplane.settings import Settings
-from tests.integration.test_store_contract import database_url  # noqa: F401  (the SQLite / PostgreSQL fixture)
 
 NOW = datetime(2026, 11, 25, 12, 2, 30, tzinfo=UTC)
 BUCKET = datetime(2026, 11, 25, 11, 50, tzinfo=UTC)  # two complete 5-minute buckets before NOW

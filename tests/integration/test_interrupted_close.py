@@ -29,7 +29,6 @@ from sessionplane.audit.store import AuditStore
 from sessionplane.db import Database
 from sessionplane.schema import utcnow
 from sessionplane.settings import Settings
-from tests.integration.test_store_contract import database_url  # noqa: F401  (SQLite and PostgreSQL)
 from tests.processes import ServeProcess, cli, invoke, sign_in
 
 ADMIN_PASSWORD = "Adm1n-password"

@@ -24,7 +24,6 @@ from sessionplane.schema import Base, utcnow
 from tests.integration import test_store_contract as contract
 from tests.integration.test_store_contract import Stores, _with, run
 
-database_url = contract.database_url  # the same backends (SQLite, PostgreSQL) as the store contract
 keyring = contract.keyring
 
 FIELDS = {
