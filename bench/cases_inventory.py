@@ -18,15 +18,12 @@ rounds, rotated; the ratio is the 100,000-node time over the 100-node time (targ
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-import asyncpg
 from sqlalchemy import insert, text
 
 from bench.harness import BACKGROUND_OFF, Contender, Deployment, Http, rounds, start_deployment
@@ -37,30 +34,12 @@ from sessionplane.ops.fleet import every_node
 from sessionplane.schema import utcnow
 from sessionplane.services import Services
 from sessionplane.settings import Settings
+from tests.databases import create_postgres_database, drop_postgres_database
 
-PG_ADMIN = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PER_INSTANCE = 10
 PAGE = 10
 BATCH = 50
 SIZES = (100, 100_000)
-
-
-async def create_database() -> str:
-    name = f"sessionplane_bench_{secrets.token_hex(6)}"
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-
-
-async def drop_database(url: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 def synthetic(nodes: int) -> Callable[[Services, str], Awaitable[None]]:
@@ -145,7 +124,7 @@ class Store:
 
 
 def start_store(real: RedisServer, nodes: int) -> Store:
-    url = asyncio.run(create_database())
+    url = create_postgres_database("sessionplane_bench")
     deployment = start_deployment(
         {"real": ([real], True)}, database_url=url, seed=synthetic(nodes - 1), env=BACKGROUND_OFF
     )
@@ -241,4 +220,4 @@ def run(real: RedisServer) -> list[str]:
     finally:
         for store in stores.values():
             store.deployment.stop()
-            asyncio.run(drop_database(store.url))
+            drop_postgres_database(store.url)

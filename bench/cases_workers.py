@@ -17,9 +17,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.cases_inventory import create_database, drop_database
 from bench.harness import BACKGROUND_OFF, ROUNDS, Deployment, Http, hold, release, start_deployment
 from sessionplane.demo.servers import RedisServer
+from tests.databases import create_postgres_database, drop_postgres_database
 
 SESSIONS = 100
 CLIENTS = 10
@@ -76,7 +76,7 @@ def run(server: RedisServer) -> list[str]:
     deployments: dict[int, tuple[Deployment, str]] = {}
     try:
         for workers in (1, 2):
-            url = asyncio.run(create_database())
+            url = create_postgres_database("sessionplane_bench")
             deployment = start_deployment(
                 {"real": ([server], True)}, database_url=url, env=BACKGROUND_OFF, extra_args=["--workers", str(workers)]
             )
@@ -98,7 +98,7 @@ def run(server: RedisServer) -> list[str]:
     finally:
         for deployment, url in deployments.values():
             deployment.stop()
-            asyncio.run(drop_database(url))
+            drop_postgres_database(url)
         release(holders)
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     verdict = "ok" if two / one >= 1.6 else "MISSED"

@@ -13,12 +13,17 @@ import asyncpg
 PG_ADMIN = os.environ.get("SESSIONPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def create_postgres_database(prefix: str = "sessionplane_test") -> str:
+    """A new empty PostgreSQL database: its SQLAlchemy URL (``drop_postgres_database`` removes it)."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """An empty PostgreSQL database: its SQLAlchemy URL, dropped on exit."""
-    name = f"sessionplane_test_{secrets.token_hex(6)}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    url = create_postgres_database()
     try:
         yield url
     finally:
