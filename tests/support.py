@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterable
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Node
+from sessionplane.nodes.adapter import NodeAdapter
 
 
 def _encode(*args: object) -> bytes:
@@ -113,8 +115,20 @@ def client_ids(server: RedisServer) -> set[int]:
 
 def kill_calls(server: RedisServer) -> int:
     """How many CLIENT KILL commands the node has run (its command statistics)."""
+    return command_calls(server, "client|kill")
+
+
+async def open_pool_connections(nodes: NodeAdapter, node: Node, count: int) -> None:
+    """``count`` listings at once, all started before any ends: the node's pool opens up to ``count``
+    connections of ours. Filtered (``TYPE normal``), because concurrent unfiltered listings of one node
+    share one listing on one connection (``SharedReads``); a filtered one is each caller's own."""
+    await asyncio.gather(*(nodes.client_list(node, args=("TYPE", "normal")) for _ in range(count)))
+
+
+def command_calls(server: RedisServer, command: str) -> int:
+    """How many times the node has run ``command`` (``client|list``, ...), from its command statistics."""
     with server.client() as client:
-        return int(client.info("commandstats").get("cmdstat_client|kill", {}).get("calls", 0))
+        return int(client.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
 
 
 def client_names(server: RedisServer) -> list[str]:

@@ -9,7 +9,6 @@ closes nothing. Every test runs on real nodes and reads the node afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Iterator
 
@@ -25,7 +24,7 @@ from sessionplane.inventory.records import Instance, NodeSpec
 from sessionplane.nodes.grants import OWN_USER_RULES
 from tests.conftest import PASSWORD, login, settings_for
 from tests.live import LiveService
-from tests.support import Tenant, client_ids, replica_link_ids
+from tests.support import Tenant, client_ids, open_pool_connections, replica_link_ids
 
 OWN_USER, OWN_PASSWORD = "sessionplane", "own-Acl-pa55"
 APP_PASSWORD = "app-pa55word"
@@ -103,12 +102,12 @@ def _closed_in_audit(service: LiveService, response: httpx.Response) -> tuple[di
 
 
 def _open_pool_connections(service: LiveService, instance: Instance, count: int = 4) -> frozenset[int]:
-    """Concurrent listings on the service's own loop, all started before any ends: the node's pool opens
+    """Concurrent listings on the service's own loop (``open_pool_connections``): the node's pool opens
     ``count`` connections of ours (HTTP requests from threads may be served one after another)."""
     nodes, node = service.services.nodes, instance.nodes[0]
 
     async def listings() -> frozenset[int]:
-        await asyncio.gather(*(nodes.client_list(node) for _ in range(count)))
+        await open_pool_connections(nodes, node, count)
         return (await nodes.own(node)).open
 
     return service.call(listings())

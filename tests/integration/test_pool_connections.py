@@ -22,7 +22,7 @@ from sessionplane.nodes.adapter import NodeAdapter, NodeListing
 from sessionplane.nodes.grants import OWN_USER_RULES
 from sessionplane.sessions.selection import Protection, client_sessions
 from sessionplane.settings import Settings
-from tests.support import RawSession, client_ids
+from tests.support import RawSession, client_ids, open_pool_connections
 
 IDLE = 0.2
 
@@ -93,7 +93,7 @@ def test_a_call_after_the_node_dropped_every_pooled_connection_succeeds(tmp_path
 
     async def scenario() -> None:
         async with open_adapter(tmp_path) as adapter:
-            await asyncio.gather(*(adapter.client_list(node) for _ in range(4)))
+            await open_pool_connections(adapter, node, 4)
             assert adapter.open_connections >= 2  # several idle pooled connections
             with server.client() as client:
                 client.execute_command("CLIENT", "KILL", "TYPE", "normal", "USER", "default", "SKIPME", "yes")
@@ -112,7 +112,7 @@ def test_after_a_restart_clients_given_the_ids_of_our_closed_connections_are_cli
 
     async def scenario() -> None:
         async with open_adapter(tmp_path) as adapter:
-            await asyncio.gather(*(adapter.client_list(node) for _ in range(4)))
+            await open_pool_connections(adapter, node, 4)
             before = (await adapter.own(node)).open
             assert len(before) >= 2
             server.stop()
@@ -143,7 +143,7 @@ def test_without_client_info_our_connections_go_by_id_alone(tmp_path):
 
         async def scenario() -> None:
             async with open_adapter(tmp_path) as adapter:
-                await asyncio.gather(*(adapter.client_list(node) for _ in range(3)))
+                await open_pool_connections(adapter, node, 3)
                 reply = await adapter.client_list(node)
                 assert reply.own.open and set(reply.own.open) <= set(reply.parsed().ids)
                 assert not session_ids(reply) & reply.own.open

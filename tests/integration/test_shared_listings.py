@@ -1,0 +1,89 @@
+"""Concurrent listings of one node share one listing, sent after each of them asked: against a real node.
+
+The node is stopped (SIGSTOP) while the callers ask, so that every one of them asks while the first
+listing is on its way; the node's own command statistics count the listings it ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sessionplane.errors import NodeUnavailable
+from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.settings import Settings
+from tests.integration.test_pool_connections import node_of, session_ids
+from tests.support import RawSession, command_calls
+
+CALLERS = 10
+TYPED = 2  # commands per listing: CLIENT LIST TYPE normal, then TYPE pubsub
+
+
+@contextmanager
+def stopped(server) -> Iterator[None]:
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+def test_callers_listing_one_node_at_once_share_one_listing_and_see_every_session(tmp_path, cluster):
+    server = cluster.start_server()
+    node = node_of(server)
+    clients = [RawSession(server) for _ in range(5)]
+
+    async def scenario() -> None:
+        adapter = NodeAdapter(Settings(data_dir=tmp_path))
+        try:
+            await adapter.client_list(node)  # the pool's connection, opened and named
+            before = command_calls(server, "client|list")
+            with stopped(server):
+                callers = [asyncio.ensure_future(adapter.client_list(node)) for _ in range(CALLERS)]
+                await asyncio.sleep(0.3)  # every caller has asked; the first one's listing waits on the node
+            replies = await asyncio.gather(*callers)
+            # The first caller's listing, then one for the nine that asked while it was on its way.
+            assert command_calls(server, "client|list") - before == 2 * TYPED
+            assert len({id(reply) for reply in replies}) == 2
+            assert replies[1].parsed() is replies[-1].parsed()  # one parse of the shared reply
+            for reply in replies:
+                assert {c.id for c in clients} <= session_ids(reply)
+        finally:
+            await adapter.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_callers_sharing_a_listing_of_a_frozen_node_fail_at_their_own_deadline(tmp_path, cluster):
+    server = cluster.start_server()
+    node = node_of(server)
+
+    async def scenario() -> None:
+        adapter = NodeAdapter(Settings(data_dir=tmp_path, node_deadline_seconds=0.5))
+        try:
+            await adapter.client_list(node)
+            with stopped(server):
+                first = asyncio.ensure_future(adapter.client_list(node))
+                await asyncio.sleep(0.1)
+                joined = [asyncio.ensure_future(adapter.client_list(node)) for _ in range(3)]
+                outcomes = await asyncio.gather(first, *joined, return_exceptions=True)
+            # Each caller waited out its own deadline, not the first caller's and then a listing of its own.
+            for outcome in outcomes:
+                assert isinstance(outcome, NodeUnavailable)
+                assert "did not answer within the 0.5 s node deadline" in str(outcome)
+            fresh = RawSession(server)  # the node answers again: a listing sent now shows it
+            try:
+                assert fresh.id in session_ids(await adapter.client_list(node))
+            finally:
+                fresh.close()
+        finally:
+            await adapter.close()
+
+    asyncio.run(scenario())
