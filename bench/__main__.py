@@ -92,7 +92,7 @@ def _node_cases(deployment: Deployment, servers: list[RedisServer], valkey: Redi
         "valkey": cases_node.Node(deployment, "valkey", valkey, own_user=True),
     }
 
-    async def everything() -> tuple[list[Row], list[tuple[float, float]], float]:
+    async def everything() -> tuple[list[Row], list[cases_node.ThroughputRound], float]:
         rows = await cases_node.run_all(nodes)
         own = nodes["own"]
         await own.populate(1000)
@@ -105,13 +105,12 @@ def _node_cases(deployment: Deployment, servers: list[RedisServer], valkey: Redi
         return rows, rates, loop
 
     rows, rates, loop = asyncio.run(everything())
-    api_rates, node_rates = zip(*rates, strict=True)
-    shares = [api / node for api, node in rates]
     print(
-        f"GET first page (1,000 sessions), 10 clients, one worker: {_spread(api_rates, '.0f')} req/s; "
-        f"the node's own CLIENT LIST rate (redis-benchmark): {_spread(node_rates, '.0f')} req/s; "
-        f"{_spread(shares, '.0%')} (target >= 25%, on the median of the rounds' ratios; "
-        f"{len(rates)} rounds of 3 s, order rotated)"
+        f"GET first page (1,000 sessions), 10 clients, one worker: {_spread([r.api_rate for r in rates], '.0f')} "
+        f"req/s; the node's own CLIENT LIST rate (redis-benchmark): {_spread([r.node_rate for r in rates], '.0f')} "
+        f"req/s; {_spread([r.share for r in rates], '.0%')} (target >= 25%, on the median of the rounds' ratios; "
+        f"{len(rates)} rounds of 3 s, order rotated); the node's CLIENT LIST commands per request, two per "
+        f"listing: {_spread([r.listings_per_request for r in rates], '.2f')}"
     )
     print(f"redis-cli loop, one process per ID, 5,000 IDs: {loop:.1f} s")
     return rows

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import hiredis
 from redis.asyncio import Redis
@@ -327,24 +328,38 @@ def small_calls(node: Node) -> list[Row]:
     ]
 
 
-async def throughput(node: Node, *, rounds: int = 3) -> list[tuple[float, float]]:
-    """(API rate, node rate) per round, req/s; the order of the two rotated each round. One 3-second window
+@dataclass(frozen=True)
+class ThroughputRound:
+    api_rate: float  # GET first page, req/s
+    node_rate: float  # the node's own CLIENT LIST rate, req/s
+    # The node's CLIENT LIST commands in the API's window, per request (a listing is two: TYPE normal, pubsub):
+    # concurrent requests share listings (``SharedReads``), so the API is not bound to one listing per request.
+    listings_per_request: float
+
+    @property
+    def share(self) -> float:
+        return self.api_rate / self.node_rate
+
+
+async def throughput(node: Node, *, rounds: int = 3) -> list[ThroughputRound]:
+    """A round per sample, the order of the API and the node rotated each round. One 3-second window
     is one sample of a noisy host: a round's two rates are taken back to back, so their ratio is fair."""
     await _api_rate(node, seconds=1.0)  # warm-up: the clients' connections, the server's caches
     samples = []
     for n in range(rounds):
         if n % 2:
             node_rate = _node_list_rate(node)
-            api_rate = await _api_rate(node)
+            api_rate, per_request = await _api_rate(node)
         else:
-            api_rate = await _api_rate(node)
+            api_rate, per_request = await _api_rate(node)
             node_rate = _node_list_rate(node)
-        samples.append((api_rate, node_rate))
+        samples.append(ThroughputRound(api_rate, node_rate, per_request))
     return samples
 
 
-async def _api_rate(node: Node, clients: int = 10, seconds: float = 3.0) -> float:
-    """GET first page at ``clients`` concurrent keep-alive clients, req/s."""
+async def _api_rate(node: Node, clients: int = 10, seconds: float = 3.0) -> tuple[float, float]:
+    """GET first page at ``clients`` concurrent keep-alive clients: req/s, and the node's CLIENT LIST
+    commands per request meanwhile (its command statistics)."""
     d = node.deployment
     https = [await Http.open(d.host, d.port) for _ in range(clients)]
     done = 0
@@ -362,12 +377,21 @@ async def _api_rate(node: Node, clients: int = 10, seconds: float = 3.0) -> floa
             assert r.status == 200
             done += 1
 
+    listings_before = await _client_list_calls(node)
     started = time.perf_counter()
     await asyncio.gather(*(worker(h) for h in https))
     rate = done / (time.perf_counter() - started)
+    listings = await _client_list_calls(node) - listings_before
     for h in https:
         h.close()
-    return rate
+    return rate, listings / done
+
+
+async def _client_list_calls(node: Node) -> int:
+    assert node.raw
+    stats = (await node.raw.call("INFO", "commandstats")).decode()
+    found = re.search(r"^cmdstat_client\|list:calls=(\d+),", stats, re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 def _node_list_rate(node: Node, clients: int = 10) -> float:
@@ -421,4 +445,4 @@ async def run_all(nodes: dict[str, Node]) -> list[Row]:
     return rows
 
 
-__all__ = ["Node", "OWN_USER", "raw_list_then_kill", "redis_cli_loop", "run_all", "throughput"]
+__all__ = ["Node", "OWN_USER", "ThroughputRound", "raw_list_then_kill", "redis_cli_loop", "run_all", "throughput"]
