@@ -113,9 +113,9 @@ class NodeAdapter:
         Without filters, the node lists its normal and pub/sub clients (two TYPE listings in one round
         trip): it leaves out the replication links, which then cost no search of the reply here. Callers
         that ask for that listing of one node at once share one, sent after each of them asked
-        (``SharedReads``). Ten clients paging one node of 1,000 sessions got 807 requests per second
-        through one worker, against 463-467 before, and the node ran one listing per 4.7 requests, not
-        one per request (``python -m bench node``, runs BN against BL and BM in docs/performance-log.md).
+        (``SharedReads``). Ten clients paging one node of 1,000 sessions got 807 and 916 requests per
+        second through one worker, against 463-630 before, the node running one listing per 4.3-4.7
+        requests, not one per request (runs BN and BO against BK, BL and BM: README, Performance).
         """
         typed = not args and node.id not in self._untyped
 
