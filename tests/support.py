@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Node
-from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.nodes.adapter import NodeAdapter, NodeListing
+from sessionplane.sessions.selection import Protection, client_sessions
 
 
 def _encode(*args: object) -> bytes:
@@ -108,6 +112,18 @@ class RawSession:
         self.sock.close()
 
 
+@contextmanager
+def stopped(server: RedisServer) -> Iterator[None]:
+    """The node's process stopped (SIGSTOP) for the block: the kernel still accepts connections and takes
+    in commands, and the node answers none until it goes on (SIGCONT)."""
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
 def client_ids(server: RedisServer) -> set[int]:
     with server.client() as client:
         return {int(c["id"]) for c in client.client_list()}
@@ -174,6 +190,12 @@ def replica_link_ids(primary: RedisServer, replica: RedisServer) -> set[int]:
             time.sleep(0.05)
     with primary.client() as p:
         return {int(c["id"]) for c in p.client_list() if "S" in c["flags"]}
+
+
+def session_ids(reply: NodeListing) -> set[int]:
+    """The IDs of a listing's client sessions: every line but our own connections (and links)."""
+    listing = reply.parsed()
+    return {listing.ids[i] for i in client_sessions(listing, Protection().shielded(listing, reply.own))}
 
 
 def node_record(host: str, port: int) -> Node:

@@ -10,14 +10,11 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,18 +27,10 @@ from sessionplane.db import Database
 from sessionplane.schema import utcnow
 from sessionplane.settings import Settings
 from tests.processes import ServeProcess, cli, invoke, sign_in
+from tests.support import stopped
 
 ADMIN_PASSWORD = "Adm1n-password"
 SLOW_NODES = {"SESSIONPLANE_NODE_DEADLINE_SECONDS": "600"}  # a stopped node holds a close as long as we need
-
-
-@contextmanager
-def stopped(server) -> Iterator[None]:
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 def records(data_dir: Path) -> list[dict]:

@@ -20,15 +20,10 @@ from sessionplane.demo.servers import AclUser, LocalCluster, RedisServer
 from sessionplane.inventory.records import Node
 from sessionplane.nodes.adapter import NodeAdapter, NodeListing
 from sessionplane.nodes.grants import OWN_USER_RULES
-from sessionplane.sessions.selection import Protection, client_sessions
 from sessionplane.settings import Settings
-from tests.support import RawSession, client_ids, open_pool_connections
+from tests.support import RawSession, client_ids, node_record, open_pool_connections, session_ids
 
 IDLE = 0.2
-
-
-def node_of(server: RedisServer) -> Node:
-    return Node("n1", "i1", "g1", "node_1", "master", "normal", server.host, server.port, False)
 
 
 @asynccontextmanager
@@ -40,14 +35,9 @@ async def open_adapter(tmp_path) -> AsyncIterator[NodeAdapter]:
         await adapter.close()
 
 
-def session_ids(reply: NodeListing) -> set[int]:
-    """The IDs of a listing's client sessions: every line but our own connections (and links)."""
-    listing = reply.parsed()
-    return {listing.ids[i] for i in client_sessions(listing, Protection().shielded(listing, reply.own))}
-
-
 def test_a_swept_pool_closes_its_connection_and_still_filters_its_id(tmp_path, cluster):
-    node = node_of(cluster.start_server())
+    server = cluster.start_server()
+    node = node_record(server.host, server.port)
 
     async def scenario() -> None:
         async with open_adapter(tmp_path) as adapter:
@@ -69,7 +59,7 @@ def test_a_swept_pool_closes_its_connection_and_still_filters_its_id(tmp_path, c
 
 def test_a_pool_in_use_is_not_swept(tmp_path, cluster):
     server = cluster.start_server()
-    node = node_of(server)
+    node = node_record(server.host, server.port)
 
     async def scenario() -> None:
         async with open_adapter(tmp_path) as adapter:
@@ -89,7 +79,7 @@ def test_a_call_after_the_node_dropped_every_pooled_connection_succeeds(tmp_path
     """``CLIENT KILL USER`` of the user sessionplane shares with clients drops all its idle connections:
     the retry after the first stale one goes to a new connection, not to the next stale one."""
     server = cluster.start_server()
-    node = node_of(server)
+    node = node_record(server.host, server.port)
 
     async def scenario() -> None:
         async with open_adapter(tmp_path) as adapter:
@@ -108,7 +98,7 @@ def test_after_a_restart_clients_given_the_ids_of_our_closed_connections_are_cli
     other clients. Ours are told apart by the address the node listed them from, so those clients are
     listed (and closable), not hidden as ours for the minute their IDs are remembered."""
     server = cluster.start_server()
-    node = node_of(server)
+    node = node_record(server.host, server.port)
 
     async def scenario() -> None:
         async with open_adapter(tmp_path) as adapter:
@@ -289,7 +279,8 @@ def test_a_connection_another_process_killed_in_its_handshake_is_opened_again(tm
 
 def test_no_handshake_starts_while_a_kill_of_the_default_user_runs(tmp_path, cluster):
     """The other order: a kill of ``default`` on the wire holds back the next handshake until it is answered."""
-    node = node_of(cluster.start_server())
+    server = cluster.start_server()
+    node = node_record(server.host, server.port)
 
     async def scenario() -> None:
         async with open_adapter(tmp_path) as adapter:

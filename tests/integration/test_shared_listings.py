@@ -7,33 +7,19 @@ listing is on its way; the node's own command statistics count the listings it r
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sessionplane.errors import NodeUnavailable
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.settings import Settings
-from tests.integration.test_pool_connections import node_of, session_ids
-from tests.support import RawSession, command_calls
+from tests.support import RawSession, command_calls, node_record, session_ids, stopped
 
 CALLERS = 10
 TYPED = 2  # commands per listing: CLIENT LIST TYPE normal, then TYPE pubsub
 
 
-@contextmanager
-def stopped(server) -> Iterator[None]:
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
-
-
 def test_callers_listing_one_node_at_once_share_one_listing_and_see_every_session(tmp_path, cluster):
     server = cluster.start_server()
-    node = node_of(server)
+    node = node_record(server.host, server.port)
     clients = [RawSession(server) for _ in range(5)]
 
     async def scenario() -> None:
@@ -63,7 +49,7 @@ def test_callers_listing_one_node_at_once_share_one_listing_and_see_every_sessio
 
 def test_callers_sharing_a_listing_of_a_frozen_node_fail_at_their_own_deadline(tmp_path, cluster):
     server = cluster.start_server()
-    node = node_of(server)
+    node = node_record(server.host, server.port)
 
     async def scenario() -> None:
         adapter = NodeAdapter(Settings(data_dir=tmp_path, node_deadline_seconds=0.5))

@@ -41,6 +41,15 @@ class Reads:
             self.in_flight -= 1
 
 
+async def _read_in_flight(*, patience: float) -> tuple[SharedReads[int], Reads, asyncio.Future[int]]:
+    """A caller reading "node" alone, its read held until ``reads.release``."""
+    shared: SharedReads[int] = SharedReads(patience=patience)
+    reads = Reads()
+    first = asyncio.ensure_future(shared.read("node", reads.fetch))
+    await _settle()
+    return shared, reads, first
+
+
 async def _settle() -> None:
     for _ in range(5):  # a few loop turns: every caller started so far has asked
         await asyncio.sleep(0)
@@ -75,10 +84,7 @@ def test_keys_are_read_apart():
 
 def test_a_caller_that_gives_up_leaves_the_shared_read_to_the_others():
     async def scenario() -> None:
-        shared: SharedReads[int] = SharedReads(patience=HANG_GUARD)
-        reads = Reads()
-        first = asyncio.ensure_future(shared.read("node", reads.fetch))
-        await _settle()
+        shared, reads, first = await _read_in_flight(patience=HANG_GUARD)
         quitter, stayer = (asyncio.ensure_future(shared.read("node", reads.fetch)) for _ in range(2))
         await _settle()
         first.cancel()  # the caller reading alone gives up: its read ends with it
@@ -94,10 +100,7 @@ def test_a_caller_that_gives_up_leaves_the_shared_read_to_the_others():
 
 def test_a_caller_waits_for_a_shared_read_no_longer_than_its_patience():
     async def scenario() -> None:
-        shared: SharedReads[int] = SharedReads(patience=0.05)
-        reads = Reads()
-        first = asyncio.ensure_future(shared.read("node", reads.fetch))
-        await _settle()
+        shared, reads, first = await _read_in_flight(patience=0.05)
         await _gives_up(shared.read("node", reads.fetch))
         assert reads.started == 1  # it gave up still waiting for the read in flight: its own never began
         reads.release.set()
@@ -110,10 +113,7 @@ def test_a_caller_waits_for_a_shared_read_no_longer_than_its_patience():
 
 def test_a_failed_shared_read_fails_its_callers_and_no_one_else():
     async def scenario() -> None:
-        shared: SharedReads[int] = SharedReads(patience=HANG_GUARD)
-        reads = Reads()
-        first = asyncio.ensure_future(shared.read("node", reads.fetch))
-        await _settle()
+        shared, reads, first = await _read_in_flight(patience=HANG_GUARD)
         joined = [asyncio.ensure_future(shared.read("node", reads.fetch)) for _ in range(2)]
         await _settle()
         reads.fail_with = ConnectionError("the node went away")
@@ -131,10 +131,7 @@ def test_the_error_of_a_read_every_caller_gave_up_on_is_not_logged_as_unretrieve
 
     async def scenario() -> None:
         asyncio.get_running_loop().set_exception_handler(lambda _loop, context: logged.append(context))
-        shared: SharedReads[int] = SharedReads(patience=0.05)
-        reads = Reads()
-        first = asyncio.ensure_future(shared.read("node", reads.fetch))
-        await _settle()
+        shared, reads, first = await _read_in_flight(patience=0.05)
         await _gives_up(shared.read("node", reads.fetch))
         reads.fail_with = ConnectionError("the node went away")
         reads.release.set()
