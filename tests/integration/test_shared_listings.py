@@ -47,7 +47,7 @@ def test_callers_listing_one_node_at_once_share_one_listing_and_see_every_sessio
             client.close()
 
 
-def test_callers_sharing_a_listing_of_a_frozen_node_fail_at_their_own_deadline(tmp_path, cluster):
+def test_callers_sharing_a_listing_of_a_frozen_node_get_the_node_deadline_error(tmp_path, cluster):
     server = cluster.start_server()
     node = node_record(server.host, server.port)
 
@@ -60,7 +60,8 @@ def test_callers_sharing_a_listing_of_a_frozen_node_fail_at_their_own_deadline(t
                 await asyncio.sleep(0.1)
                 joined = [asyncio.ensure_future(adapter.client_list(node)) for _ in range(3)]
                 outcomes = await asyncio.gather(first, *joined, return_exceptions=True)
-            # Each caller waited out its own deadline, not the first caller's and then a listing of its own.
+            # The first caller's own read timed out; the three others gave up waiting for the next one (the
+            # SharedReads patience: tests/unit/test_shared_reads.py) and got the same error, DBS.200018's.
             for outcome in outcomes:
                 assert isinstance(outcome, NodeUnavailable)
                 assert "did not answer within the 0.5 s node deadline" in str(outcome)
