@@ -32,6 +32,7 @@ from bench.harness import (
     rounds,
 )
 from sessionplane.demo.servers import RedisServer
+from tests.support import command_calls
 
 _ID = re.compile(rb"\nid=(\d+)")
 _USER = re.compile(rb" user=(\S*)")
@@ -377,21 +378,14 @@ async def _api_rate(node: Node, clients: int = 10, seconds: float = 3.0) -> tupl
             assert r.status == 200
             done += 1
 
-    listings_before = await _client_list_calls(node)
+    listings_before = command_calls(node.server, "client|list")  # outside the timed window
     started = time.perf_counter()
     await asyncio.gather(*(worker(h) for h in https))
     rate = done / (time.perf_counter() - started)
-    listings = await _client_list_calls(node) - listings_before
+    listings = command_calls(node.server, "client|list") - listings_before
     for h in https:
         h.close()
     return rate, listings / done
-
-
-async def _client_list_calls(node: Node) -> int:
-    assert node.raw
-    stats = (await node.raw.call("INFO", "commandstats")).decode()
-    found = re.search(r"^cmdstat_client\|list:calls=(\d+),", stats, re.MULTILINE)
-    return int(found.group(1)) if found else 0
 
 
 def _node_list_rate(node: Node, clients: int = 10) -> float:
