@@ -253,10 +253,19 @@ class ClientList:
         return [ip[1:-1] if ip[:1] == "[" else ip for ip in found]
 
     def client(self, i: int) -> Client:
-        line = self.lines[i]
-        keys, pattern = self._layout
-        match = pattern.fullmatch(line) if pattern else None
-        return Client(dict(zip(keys, match.groups(), strict=True)) if match else parse_line(line))
+        """Line ``i`` parsed, once: the callers that share a listing mostly ask for the same page of it."""
+        parsed = self._clients.get(i)
+        if parsed is None:
+            line = self.lines[i]
+            keys, pattern = self._layout
+            match = pattern.fullmatch(line) if pattern else None
+            parsed = Client(dict(zip(keys, match.groups(), strict=True)) if match else parse_line(line))
+            self._clients[i] = parsed
+        return parsed
+
+    @cached_property
+    def _clients(self) -> dict[int, Client]:
+        return {}
 
     @cached_property
     def _layout(self) -> tuple[tuple[str, ...], re.Pattern[str] | None]:

@@ -9,8 +9,9 @@ global). Functions work on line numbers of a ``ClientList`` and parse only the l
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sessionplane.nodes.client_list import Client, ClientList, int_or_zero
 from sessionplane.nodes.pool import OwnConnections
@@ -41,7 +42,14 @@ class Protection:
         )
 
 
-def client_sessions(listing: ClientList, shielded: set[int]) -> list[int]:
+class ClientSessions(NamedTuple):
+    """What one listing shows under one instance's protections."""
+
+    shielded: frozenset[int]  # the IDs that are not client sessions (``Protection.shielded``)
+    sessions: tuple[int, ...]  # the lines of the client sessions (``client_sessions``)
+
+
+def client_sessions(listing: ClientList, shielded: Set[int]) -> list[int]:
     """Line numbers of the client sessions."""
     sessions = list(range(len(listing)))
     for line in sorted(listing.lines_of(shielded), reverse=True):  # few: deleting them beats a pass over all
@@ -141,7 +149,7 @@ class KillPlan:
 
 
 def plan_close(
-    listing: ClientList, targets: Sequence[int], *, shielded: set[int], everything: bool, per_user: bool
+    listing: ClientList, targets: Sequence[int], *, shielded: Set[int], everything: bool, per_user: bool
 ) -> KillPlan:
     """Kill by ID, or, when ``targets`` hold every client session of each of their users (``everything``:
     a close-all, or what is left of one) and ``per_user`` is allowed, by user: ``CLIENT KILL TYPE

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sessionplane.audit.trail import AuditSubject, AuditTrail
 from sessionplane.auth.principal import RequestMeta
@@ -30,7 +31,7 @@ from sessionplane.sessions import selection
 from sessionplane.sessions.fanout import bounded
 from sessionplane.sessions.known_users import KnownUsers
 from sessionplane.sessions.reconnects import Counted, ReconnectTracker, closed_on
-from sessionplane.sessions.selection import KillPlan, Protection, Statistics
+from sessionplane.sessions.selection import ClientSessions, KillPlan, Protection, Statistics
 from sessionplane.sessions.selector import Criteria, Selector
 from sessionplane.settings import Settings
 
@@ -48,9 +49,9 @@ class NodeRead:
     instance: Instance
     node: Node
     listing: ClientList
-    shielded: set[int]
-    sessions: list[int]  # every client session
-    selected: list[int]  # the client sessions the selector picked
+    shielded: frozenset[int]
+    sessions: Sequence[int]  # every client session
+    selected: Sequence[int]  # the client sessions the selector picked
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,10 @@ class SessionService:
         self._reconnects = reconnects
         self._fanout = settings.fanout_concurrency  # nodes of one instance read or closed at once
         self._known_users = KnownUsers()
+        # What a listing shows under one instance's protections, worked out once for every request that shares
+        # the listing (``NodeAdapter.client_list``): each would otherwise scan the megabytes of the reply for
+        # protected users again. Kept as long as the listing is (weakly: the memo never keeps a reply alive).
+        self._client_sessions: WeakKeyDictionary[ClientList, dict[Protection, ClientSessions]] = WeakKeyDictionary()
 
     # -- one node ----------------------------------------------------------------------------
 
@@ -129,10 +134,21 @@ class SessionService:
         listing = reply.parsed()
         if closing_all:  # it reads the users (to remember them, to kill by user): first, so the protections by
             listing.column("user")  # user scan that column instead of the whole reply (``ids_with_value``)
-        shielded = self.protection(instance).shielded(listing, reply.own)
-        sessions = selection.client_sessions(listing, shielded)
+        shielded, sessions = self._sessions_of(reply, self.protection(instance))
         selected = selector.lines(listing, sessions) if selector else sessions
         return NodeRead(instance, node, listing, shielded, sessions, selected)
+
+    def _sessions_of(self, reply: NodeListing, protection: Protection) -> ClientSessions:
+        """The IDs shielded on a listing and the lines of its client sessions (``_client_sessions``)."""
+        listing = reply.parsed()
+        known = self._client_sessions.setdefault(listing, {})
+        found = known.get(protection)
+        if found is None:
+            shielded = protection.shielded(listing, reply.own)  # ``reply.own`` is the same for every sharer
+            found = known[protection] = ClientSessions(
+                frozenset(shielded), tuple(selection.client_sessions(listing, shielded))
+            )
+        return found
 
     async def kill(self, read: NodeRead, lines: Sequence[int], *, everything: bool = False) -> NodeOutcome:
         """Close ``lines`` of a read; ``everything``: they are every client session of the node."""

@@ -7,11 +7,18 @@ listing is on its way; the node's own command statistics count the listings it r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
+import pytest
+
+from sessionplane import admin
 from sessionplane.errors import NodeUnavailable
+from sessionplane.inventory.records import NodeSpec
 from sessionplane.nodes.adapter import NodeAdapter
+from sessionplane.sessions.selection import Protection
 from sessionplane.settings import Settings
-from tests.support import RawSession, command_calls, node_record, session_ids, stopped
+from tests.live import LiveService
+from tests.support import RawSession, Tenant, command_calls, node_record, session_ids, stopped
 
 CALLERS = 10
 TYPED = 2  # commands per listing: CLIENT LIST TYPE normal, then TYPE pubsub
@@ -74,3 +81,58 @@ def test_callers_sharing_a_listing_of_a_frozen_node_get_the_node_deadline_error(
             await adapter.close()
 
     asyncio.run(scenario())
+
+
+def test_requests_sharing_a_listing_scan_it_once_per_protection_and_each_sees_its_instance(
+    service: LiveService, tenant: Tenant, cluster, sessions, monkeypatch: pytest.MonkeyPatch
+):
+    """Pages of one node asked at once, under two instances' protections (the same node registered twice
+    differs only in them): the protections' scan of the shared reply runs once per protection, and each
+    request sees exactly its instance's sessions."""
+    server = cluster.start_server()
+    api = [sessions(server, name="api") for _ in range(3)]
+    batch = [sessions(server, name="batch") for _ in range(2)]
+    guardian = sessions(server, name="guardian")  # protected everywhere (the service's settings)
+    narrow = service.call(
+        admin.adopt_instance(
+            service.services.inventory,
+            project_id=tenant.project_id,
+            name="shared-protections",
+            nodes=[NodeSpec(host=server.host, port=server.port)],
+            protected_names=["batch"],
+        )
+    )
+    wide = dataclasses.replace(narrow, protected_names=())
+    node = narrow.nodes[0]
+    scans: list[Protection] = []
+    shielded = Protection.shielded
+
+    def counted(protection: Protection, *args, **kwargs):
+        scans.append(protection)
+        return shielded(protection, *args, **kwargs)
+
+    monkeypatch.setattr(Protection, "shielded", counted)
+    service_sessions = service.services.sessions
+
+    async def page(instance):
+        return await service_sessions.list_node(instance=instance, node=node, offset=0, limit=100, addr_prefix=None)
+
+    async def scenario():
+        await page(narrow)  # the pool's connection, opened and named
+        scans.clear()
+        with stopped(server):
+            callers = [asyncio.ensure_future(page(instance)) for instance in (narrow, wide) * 4]
+            await asyncio.sleep(0.3)  # all eight have asked; the first one's listing waits on the node
+        return await asyncio.gather(*callers)
+
+    pages = service.call(scenario())
+    # The first caller's listing (narrow), then one listing for the seven others: scanned once for each
+    # instance's protections, not once per request.
+    assert len(scans) == 3 and len(set(scans)) == 2
+    for n, answer in enumerate(pages):
+        expected = {s.id for s in api} | ({s.id for s in batch} if n % 2 else set())
+        assert {int(s["id"]) for s in answer.sessions} == expected
+        assert answer.total_count == len(expected)
+        assert guardian.id not in {int(s["id"]) for s in answer.sessions}
+    late = sessions(server, name="api")  # a listing asked for later is read anew: it shows the newcomer
+    assert late.id in {int(s["id"]) for s in service.call(page(narrow)).sessions}

@@ -47,6 +47,13 @@ def test_fast_path_reads_every_indexed_field():
     assert first.fields["cmd"] == "client|list"
 
 
+def test_a_line_is_parsed_once_for_every_caller_of_a_shared_listing():
+    listing = ClientList(REDIS7.encode())
+    first = listing.client(1)
+    assert listing.client(1) is first  # requests sharing a listing ask for the same page: one parse of it
+    assert first.fields == parse_line(listing.lines[1]) and listing.client(0).id == 3
+
+
 def test_unix_socket_address_is_reported_as_is():
     (client,) = parse_client_list("id=1 addr=/tmp/redis.sock:0 fd=5 name=x age=0 idle=0 flags=U db=0 multi=-1 user=u\n")
     assert client.ip == "/tmp/redis.sock"
