@@ -11,14 +11,12 @@ import dataclasses
 
 import pytest
 
-from sessionplane import admin
 from sessionplane.errors import NodeUnavailable
-from sessionplane.inventory.records import NodeSpec
 from sessionplane.nodes.adapter import NodeAdapter
 from sessionplane.sessions.selection import Protection
 from sessionplane.settings import Settings
 from tests.live import LiveService
-from tests.support import RawSession, Tenant, command_calls, node_record, session_ids, stopped
+from tests.support import RawSession, command_calls, node_record, session_ids, stopped
 
 CALLERS = 10
 TYPED = 2  # commands per listing: CLIENT LIST TYPE normal, then TYPE pubsub
@@ -84,7 +82,7 @@ def test_callers_sharing_a_listing_of_a_frozen_node_get_the_node_deadline_error(
 
 
 def test_requests_sharing_a_listing_scan_it_once_per_protection_and_each_sees_its_instance(
-    service: LiveService, tenant: Tenant, cluster, sessions, monkeypatch: pytest.MonkeyPatch
+    service: LiveService, register, cluster, sessions, monkeypatch: pytest.MonkeyPatch
 ):
     """Pages of one node asked at once, under two instances' protections (the same node registered twice
     differs only in them): the protections' scan of the shared reply runs once per protection, and each
@@ -93,15 +91,7 @@ def test_requests_sharing_a_listing_scan_it_once_per_protection_and_each_sees_it
     api = [sessions(server, name="api") for _ in range(3)]
     batch = [sessions(server, name="batch") for _ in range(2)]
     guardian = sessions(server, name="guardian")  # protected everywhere (the service's settings)
-    narrow = service.call(
-        admin.adopt_instance(
-            service.services.inventory,
-            project_id=tenant.project_id,
-            name="shared-protections",
-            nodes=[NodeSpec(host=server.host, port=server.port)],
-            protected_names=["batch"],
-        )
-    )
+    narrow = register(server, name="shared-protections", protected_names=["batch"])
     wide = dataclasses.replace(narrow, protected_names=())
     node = narrow.nodes[0]
     scans: list[Protection] = []
