@@ -278,6 +278,11 @@ def test_audit_events_survive_reopening(database_url, keyring):
             error_code="DBS.280032",
             node_results=[],
         )
+        (done,) = await s.audit.events(account_id="a", where=AuditFilter(user_name="ann"))
+        assert done.closed == 3  # committed by the time complete returns, for this process's readers too
+        with pytest.raises(LookupError, match="does not exist"):
+            await s.audit.complete("no-such-event", outcome="succeeded", error_code=None, node_results=[])
+        await s.db.dispose()  # a disposed store writes again, as its engine reopens its pool
         await s.audit.set_reconnected(event, 2)
         with pytest.raises(TypeError, match="not audit columns: \\['outcom'\\]"):  # a misspelt field is no silent gap
             await s.audit.append(request_id="r3", project_id="p", action="x:y:z", outcom="denied")
