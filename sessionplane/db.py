@@ -2,8 +2,8 @@
 
 SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) works by URL. Every store
 (inventory, IAM, audit) takes a ``Database``; the audit's writes, which a close waits for, take
-``Database.write`` (on SQLite, one hop to a writer thread). A SQLite file is created 0600 (in a 0700 directory)
-before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+``Database.write`` (on SQLite, one hop to a writer thread). A SQLite file is created 0600 (in a
+0700 directory) before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
 """
 
 from __future__ import annotations
