@@ -11,15 +11,14 @@ runs on the same 2 cores as the workers and the node: its share is the same for 
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import subprocess
 import time
-from pathlib import Path
 
 from bench.harness import BACKGROUND_OFF, ROUNDS, Deployment, Http, hold, release, start_deployment
 from sessionplane.demo.servers import RedisServer
 from tests.databases import create_postgres_database, drop_postgres_database
+from tests.tcp_table import ESTABLISHED, held_on_port
 
 SESSIONS = 100
 CLIENTS = 10
@@ -29,22 +28,8 @@ SECONDS = 3.0
 def spread(deployment: Deployment) -> list[int]:
     """Established HTTP connections held by each child process of the serve process (Linux /proc)."""
     children = subprocess.run(["pgrep", "-P", str(deployment.process.pid)], capture_output=True, text=True)
-    counts = []
-    for pid in children.stdout.split():
-        inodes = set()
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        fields = [line.split() for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]]
-        ours = [f for f in fields if f[9] in inodes and f[3] == "01"]  # established sockets of this process
-        held = sum(1 for f in ours if int(f[1].rsplit(":", 1)[1], 16) == deployment.port)
-        if held:
-            counts.append(held)
-    return sorted(counts, reverse=True)
+    held = [held_on_port(int(pid), deployment.port, ESTABLISHED) for pid in children.stdout.split()]
+    return sorted((len(h) for h in held if h), reverse=True)
 
 
 async def rate(deployment: Deployment, node_id: str, seen: list[list[int]] | None = None) -> float:

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +34,7 @@ from tests.conftest import login, settings_for
 from tests.live import LiveService
 from tests.nodes import NODE_PASSWORD, ON_EVERY_NODE_PROFILE
 from tests.support import RawSession, client_ids, node_view
+from tests.tcp_table import ESTABLISHED, steady, tcp_sockets
 from tests.topologies import info, replication_link_ids, wait_until
 
 DOMAIN = "guarantees-co"
@@ -396,11 +396,5 @@ def test_a_fan_out_asks_at_most_fanout_concurrency_nodes_at_once(tmp_path, clust
 
 def _asked(servers: list[RedisServer]) -> list[RedisServer]:
     """The servers with bytes waiting unread on a connection they accepted (their own side's rx queue)."""
-    waiting: set[int] = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local_port = int(fields[1].split(":")[1], 16)
-        unread = int(fields[4].split(":")[1], 16)
-        if fields[3] == "01" and unread:  # ESTABLISHED
-            waiting.add(local_port)
+    waiting = steady(lambda: {s.local_port for s in tcp_sockets().values() if s.state == ESTABLISHED and s.unread})
     return [s for s in servers if s.port in waiting]

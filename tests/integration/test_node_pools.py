@@ -23,6 +23,7 @@ import pytest
 
 from sessionplane.demo.servers import LocalCluster, RedisServer
 from tests.processes import ServeProcess, gauge, invoke, sign_in
+from tests.tcp_table import steady, tcp_sockets
 
 NODES = 40
 ADMIN_PASSWORD = "Adm1n-password"
@@ -56,23 +57,8 @@ def open_fds(pid: int) -> int:
 
 
 def sockets_to(pid: int, ports: set[int]) -> int:
-    """TCP sockets of process ``pid`` whose remote port is one of ``ports`` (matched by inode in /proc/net/tcp)."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-            if fields[9] in inodes and remote_port in ports:
-                count += 1
-    return count
+    """TCP sockets of process ``pid`` whose remote port is one of ``ports``."""
+    return len(steady(lambda: {s.inode for s in tcp_sockets(pid).values() if s.remote_port in ports}))
 
 
 def ours_on(server: RedisServer) -> int:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.databases import postgres_database
 from tests.processes import ServeProcess, cli, gauge, invoke, sign_in
+from tests.tcp_table import ESTABLISHED, LISTEN, held_on_port
 
 PASSWORD = "Adm1n-password"
 
@@ -34,20 +35,6 @@ def worker_pids(serve: ServeProcess) -> list[int]:
     pid = serve.process.pid
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return sorted(int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes())
-
-
-def tcp_sockets(pid: int, port: int, state: str) -> set[str]:
-    """Inodes of the TCP sockets on local ``port`` in ``state`` (0A listen, 01 established) that ``pid`` holds."""
-    held = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue  # closed meanwhile
-        if target.startswith("socket:["):
-            held.add(target[8:-1])
-    rows = [line.split() for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]]
-    return {r[9] for r in rows if r[9] in held and r[3] == state and int(r[1].rsplit(":", 1)[1], 16) == port}
 
 
 def wait_for(condition, what: str, *, observed=None):
@@ -139,12 +126,12 @@ def test_each_worker_listens_on_its_own_socket_and_new_connections_reach_both(tm
     ):
         pids = wait_for(lambda: len(p := worker_pids(serve)) == 2 and p, "two workers")
         listening = wait_for(
-            lambda: all(ls := [tcp_sockets(pid, serve.port, "0A") for pid in pids]) and ls, "both workers to listen"
+            lambda: all(ls := [held_on_port(pid, serve.port, LISTEN) for pid in pids]) and ls, "both workers to listen"
         )
         assert [len(inodes) for inodes in listening] == [1, 1]
         assert listening[0] != listening[1]  # two sockets (SO_REUSEPORT), not one shared
         assert serve.process is not None
-        assert tcp_sockets(serve.process.pid, serve.port, "0A") == set()  # the supervisor only reserves the port
+        assert held_on_port(serve.process.pid, serve.port, LISTEN) == set()  # the supervisor only reserves the port
         # Each worker builds its app in WorkerConfig.load and freezes it (server.settled), like serve.
         assert gauge(serve.url, "sessionplane_gc_frozen_objects") > 50_000
 
@@ -152,7 +139,7 @@ def test_each_worker_listens_on_its_own_socket_and_new_connections_reach_both(tm
         try:
             # The kernel hands each new connection to one listener by hash: 40 land on both workers.
             held = wait_for(
-                lambda: sum(c := [len(tcp_sockets(pid, serve.port, "01")) for pid in pids]) == 40 and c,
+                lambda: sum(c := [len(held_on_port(pid, serve.port, ESTABLISHED)) for pid in pids]) == 40 and c,
                 "the 40 connections to be accepted",
             )
             assert all(held), held
