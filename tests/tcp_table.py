@@ -1,11 +1,12 @@
 """TCP sockets as Linux lists them (/proc/<pid>/net/tcp, tcp6), read so that churn elsewhere cannot skew a count.
 
-The kernel writes those tables a page (4 KiB, about 27 lines) at a time and finds where to resume by hash
-bucket and offset: a connection opened or closed meanwhile anywhere in the network namespace (another
-test worker's thousands of clients) shifts a bucket, and the next page repeats a line or leaves one
-out. A CI run counted 42 sockets to 40 nodes so, and a read of the table while connections churn
-showed a repeated line in half the reads. Hence sockets keyed by inode, and ``steady`` readings:
-a reading taken again until two in a row agree (``ss`` and psutil read the same tables the same way).
+The kernel writes those tables a page (4 KiB, about 27 lines) at a time and finds where to resume by
+hash bucket and offset: a connection opened or closed meanwhile anywhere in the network namespace
+(another test worker's clients) shifts a bucket, and the next page repeats a line or
+leaves one out. Most likely, that is how a CI run counted 42 sockets to 40 nodes (the server's own
+gauge said 40); a read of the table while connections churn showed a repeated line in half the
+reads. Hence sockets keyed by inode, and ``steady`` readings: a reading taken again until two in a
+row agree (``ss`` and psutil read the same tables the same way).
 """
 
 from __future__ import annotations
