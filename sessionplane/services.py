@@ -85,7 +85,7 @@ class Services:
         iam = IamStore(db, keyring)
         audit_store = AuditStore(db)
         metrics = Metrics()
-        audit = AuditTrail(audit_store, on_close=metrics.record_close)
+        audit = AuditTrail(audit_store, on_close=metrics.record_close, on_write=metrics.observe_audit_write)
         nodes = NodeAdapter(settings)
         authorizer = Authorizer(iam=iam, audit=audit, region=settings.region)
         reconnects = ReconnectTracker(nodes=nodes, audit=audit_store, settings=settings)

@@ -8,6 +8,7 @@ in one write.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,34 +35,55 @@ class CloseObserver(Protocol):
     def __call__(self, *, outcome: str, closed: int) -> None: ...
 
 
+class WriteObserver(Protocol):
+    """How long a caller waited for one of its audit writes to be durable (``AUDIT_WRITES`` says which): a close
+    waits for two, on its way to the nodes and on its way back, so a slow store is a slow close."""
+
+    def __call__(self, write: str, seconds: float) -> None: ...
+
+
+# A close's record, before anything is closed; its outcome, before the answer; a refused close's record.
+AUDIT_WRITES = ("record", "outcome", "denial")
+
+
 class AuditTrail:
     """Every close passes through here, whoever made it (API, CLI, rule): so the close metrics are
-    recorded here too, once per finished or denied close."""
+    recorded here too, once per finished or denied close, and how long each waited for its writes."""
 
-    def __init__(self, store: AuditStore, *, on_close: CloseObserver | None = None) -> None:
+    def __init__(
+        self, store: AuditStore, *, on_close: CloseObserver | None = None, on_write: WriteObserver | None = None
+    ) -> None:
         self._store = store
         self._on_close: CloseObserver = on_close or _ignore
+        self._on_write: WriteObserver = on_write or _ignore_write
 
     async def begin(self, meta: RequestMeta, subject: AuditSubject) -> str:
+        started = time.perf_counter()
         try:
-            return await self._store.append(outcome="pending", error_code=None, **self._fields(meta, subject))
+            event_id = await self._store.append(outcome="pending", error_code=None, **self._fields(meta, subject))
         except Exception as exc:
             log.exception("audit write failed; refusing the close (request %s)", meta.request_id)
             raise InternalError(
                 f"The audit trail is unavailable; nothing was closed. Request id: {meta.request_id}"
             ) from exc
+        self._on_write("record", time.perf_counter() - started)
+        return event_id
 
     async def finish(
         self, event_id: str, *, outcome: str, error_code: str | None, node_results: Sequence[Mapping[str, Any]]
     ) -> None:
+        started = time.perf_counter()
         await self._store.complete(event_id, outcome=outcome, error_code=error_code, node_results=node_results)
+        self._on_write("outcome", time.perf_counter() - started)
         self._on_close(outcome=outcome, closed=sum(int(r.get("closed", 0) or 0) for r in node_results))
 
     async def denied(self, meta: RequestMeta, subject: AuditSubject, *, error_code: str) -> None:
+        started = time.perf_counter()
         try:
             await self._store.append(outcome="denied", error_code=error_code, **self._fields(meta, subject))
         except Exception as exc:
             raise InternalError(f"The audit trail is unavailable. Request id: {meta.request_id}") from exc
+        self._on_write("denial", time.perf_counter() - started)
         if subject.action == DELETE_SESSION.name:
             self._on_close(outcome="denied", closed=0)
 
@@ -94,3 +116,7 @@ def actor_of(principal: Principal) -> str:
 
 def _ignore(*, outcome: str, closed: int) -> None:
     """No metrics (the CLI and tests build a trail without them)."""
+
+
+def _ignore_write(write: str, seconds: float) -> None:
+    """No metrics, as ``_ignore``."""

@@ -70,6 +70,8 @@ def test_metrics_parse_and_carry_every_series(served, cluster, sessions):
     for outcome in ("succeeded", "partial", "failed", "denied", "refused"):
         assert values(families, "sessionplane_close_operations_total", outcome=outcome) == [0.0]
         assert values(families, "sessionplane_sessions_closed_total", outcome=outcome) == [0.0]
+    for write in ("record", "outcome", "denial"):
+        assert values(families, "sessionplane_audit_write_duration_seconds_count", write=write) == [0.0]
 
 
 def test_a_down_node_is_down_and_has_no_session_figures(served, cluster, sessions):
@@ -196,3 +198,26 @@ def test_every_close_moves_the_close_counters(tmp_path, cluster, sessions):
         assert values(families, "sessionplane_close_operations_total", outcome="succeeded") == [2.0]
         assert values(families, "sessionplane_sessions_closed_total", outcome="succeeded") == [4.0]
         assert values(families, "sessionplane_close_operations_total", outcome="failed") == [0.0]
+
+
+def test_every_audit_write_a_caller_waits_for_is_timed(tmp_path, cluster, sessions):
+    """A close waits for two durable writes (its record, its outcome), a denied close for one: each is timed."""
+    with serving(tmp_path) as served:
+        server = cluster.start_server()
+        instance = served.register(server)
+        sessions(server, name="app")
+        instance_close = f"/v3/{served.project_id}/instances/{instance.id}/sessions"
+        assert served.api.delete(instance_close).status_code == 200
+        node_close = f"/v3/{served.project_id}/redis/nodes/{instance.nodes[0].id}/sessions"
+        assert served.api.request("DELETE", node_close, json={"is_all": True}).status_code == 200
+        refused = httpx.delete(served.live.url + instance_close, headers={"X-Auth-Token": served.token_for("nobody")})
+        assert refused.status_code == 403
+
+        families = scrape(served.live.url)
+
+        for write, count in (("record", 2.0), ("outcome", 2.0), ("denial", 1.0)):
+            assert values(families, "sessionplane_audit_write_duration_seconds_count", write=write) == [count]
+            assert values(families, "sessionplane_audit_write_duration_seconds_sum", write=write)[0] > 0
+        audit = served.api.get(f"/sessionplane/v1/{served.project_id}/audit").json()["records"]
+        outcomes = sorted(record["outcome"] for record in audit)
+        assert outcomes == ["denied", "succeeded", "succeeded"]  # what was timed is what the store holds
