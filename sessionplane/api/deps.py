@@ -23,6 +23,7 @@ from sessionplane.services import Services
 MAX_OFFSET = 2**31 - 1
 
 ProjectId = Annotated[str, Path(description="Project ID of the tenant", max_length=64)]
+InstanceId = Annotated[str, Path(description="Instance ID", max_length=64)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="0 starts from the newest")]
 
 # The X-Auth-Token scheme as OpenAPI declares it on every route that needs ``caller`` or ``closer``
@@ -109,7 +110,8 @@ def _cut(value: str | None) -> str | None:
     return value[:64] if value else None
 
 
-AUTHENTICATED = (caller, closer)  # the routes that depend on one of these declare ``auth_token`` (api.openapi)
+AUTHENTICATED = (caller, closer)  # routes depending on one declare ``auth_token`` (api.openapi); routes that
+# call one themselves declare it with their parameters (api.params)
 Caller = Annotated[RequestMeta, Depends(caller)]
 Closer = Annotated[RequestMeta, Depends(closer)]
 Svc = Annotated[Services, Depends(services)]

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from sessionplane.api import schemas
-from sessionplane.api.deps import Caller, ProjectId, Svc
+from sessionplane.api.deps import Caller, InstanceId, ProjectId, Svc
 from sessionplane.errors import InstanceNotFound
 from sessionplane.history.series import number
 from sessionplane.history.service import GroupBy
@@ -25,7 +25,6 @@ from sessionplane.services import Services
 
 router = APIRouter(prefix="/sessionplane/v1/{project_id}", tags=["sessionplane: session history"])
 
-InstanceId = Annotated[str, Path(description="Instance ID", max_length=64)]
 GroupByQuery = Annotated[
     GroupBy, Query(description="total (total/active/idle_over), a dimension (name, user, lib_name, ip), or node")
 ]

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from sessionplane.api import rules_schemas as schemas
 from sessionplane.api.bodies import json_object
-from sessionplane.api.deps import Caller, ProjectId, Svc
+from sessionplane.api.deps import Caller, InstanceId, ProjectId, Svc
 from sessionplane.api.schemas import ERROR_RESPONSES, json_body
-from sessionplane.api.sessions import InstanceId, _instance
+from sessionplane.api.sessions import _instance
 from sessionplane.api.times import iso
 from sessionplane.errors import RuleNotFound
 from sessionplane.iam.actions import DELETE_SESSION, LIST_SESSION

@@ -296,3 +296,45 @@ def test_conflicting_repeated_parameters_are_400_on_every_route(api, tenant, nod
     for method in ("GET", "DELETE", "POST"):
         assert_envelope(api.request(method, url), 400, "DBS.200001")
     assert_untouched(server, opened)
+
+
+# Each Connection Management route with one parameter FastAPI would have refused, and the message it gave.
+BAD_PARAMETERS = [
+    ("GET", "/redis/nodes/{n}/sessions?offset=x", "offset: Input should be a valid integer, unable to parse string"),
+    ("GET", "/redis/nodes/{n}/sessions?limit=101", "limit: Input should be less than or equal to 100"),
+    ("GET", "/redis/nodes/{n}/sessions?addr_prefix=" + "1" * 257, "addr_prefix: String should have at most 256"),
+    ("GET", "/redis/nodes/" + "n" * 65 + "/session-statistics", "node_id: String should have at most 64 characters"),
+    ("DELETE", "/redis/nodes/{n}/sessions?dry_run=maybe", "dry_run: Input should be a valid boolean"),
+    ("GET", "/instances/{i}/sessions?node_id=" + "n" * 65, "node_id: String should have at most 64 characters"),
+    ("DELETE", "/instances/" + "i" * 65 + "/sessions", "instance_id: String should have at most 64 characters"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "message"), BAD_PARAMETERS)
+def test_a_bad_parameter_is_400_after_authentication_and_closes_nothing(
+    api, tenant, service, node_with_sessions, method, path, message
+):
+    """The routes bind their own parameters (``api.params``): the caller is authenticated first (401 without
+    credentials, as the API gateway answers), then a bad value is the 400 FastAPI's binding gave."""
+    server, instance, opened = node_with_sessions
+    before = audit_count(service)
+    url = f"/v3/{tenant.project_id}" + path.format(n=instance.nodes[0].id, i=instance.id)
+    body = {"is_all": True} if method == "DELETE" else None
+    anonymous = httpx.request(method, service.url + url, json=body)
+    assert assert_envelope(anonymous, 401, "APIG.0301")["error_msg"].endswith("x-auth-token not found")
+    refused = assert_envelope(api.request(method, url, json=body), 400, "DBS.200001")
+    assert refused["error_msg"].startswith(f"Invalid parameter: {message}")
+    assert audit_count(service) == before
+    assert_untouched(server, opened)
+
+
+def test_every_bad_parameter_of_a_request_is_named_and_a_long_project_id_is_400_first(api, tenant, service):
+    both = api.get(f"/v3/{tenant.project_id}/redis/nodes/{'n' * 65}/sessions?limit=0")
+    message = assert_envelope(both, 400, "DBS.200001")["error_msg"]
+    assert (
+        "node_id: String should have at most 64" in message
+        and "limit: Input should be greater than or equal to 1" in message
+    )
+    # The project ID is checked before authentication, as FastAPI's binding did: a bounded check of the path.
+    anonymous = httpx.get(f"{service.url}/v3/{'p' * 65}/redis/nodes/n/sessions")
+    assert "project_id: String should have at most 64" in assert_envelope(anonymous, 400, "DBS.200001")["error_msg"]

@@ -105,6 +105,25 @@ def test_openapi_lists_every_endpoint_with_its_parameters(document):
     assert "error_code" in str(document["components"]["schemas"]["ErrorEnvelope"])
 
 
+def test_the_routes_that_bind_their_own_parameters_declare_each_of_them(document):
+    """api.params declares them from the models it binds with: path ones required, query ones optional."""
+    node, instance = "/v3/{project_id}/redis/nodes/{node_id}", "/v3/{project_id}/instances/{instance_id}/sessions"
+    expected = {
+        (f"{node}/sessions", "get"): ["project_id", "node_id", "offset", "limit", "addr_prefix"],
+        (f"{node}/sessions", "delete"): ["project_id", "node_id", "dry_run"],
+        (f"{node}/session-statistics", "get"): ["project_id", "node_id"],
+        (instance, "get"): ["project_id", "instance_id", "node_id"],
+        (instance, "delete"): ["project_id", "instance_id", "node_id"],
+    }
+    for (path, method), names in expected.items():
+        operation = document["paths"][path][method]
+        assert [p["name"] for p in operation["parameters"]] == names, (path, method)
+        assert all(p["required"] is (p["in"] == "path") for p in operation["parameters"]), (path, method)
+        assert all(p["schema"]["maxLength"] == 64 for p in operation["parameters"] if p["in"] == "path")
+        assert "422" not in operation["responses"]  # never answered: a value that does not validate is a 400
+        assert "400" in operation["responses"]
+
+
 def test_tenant_routes_declare_the_token_scheme(document):
     scheme = document["components"]["securitySchemes"]["X-Auth-Token"]
     assert scheme == scheme | {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}
