@@ -97,7 +97,7 @@ def declared(path: type[BaseModel], query: type[BaseModel] | None = None) -> dic
 
 def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
     properties = model.model_json_schema()["properties"]
-    declared = []
+    parameters = []
     for name, field in model.model_fields.items():
         schema = properties[name]
         if schema.get("default", 0) is None:
@@ -105,5 +105,5 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
         parameter = {"name": name, "in": where, "required": field.is_required(), "schema": schema}
         if field.description:
             parameter["description"] = field.description
-        declared.append(parameter)
-    return declared
+        parameters.append(parameter)
+    return parameters
