@@ -7,6 +7,8 @@ named beside the route, calls the sessions domain, and serialises.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 
 from sessionplane.api import params, schemas
@@ -14,6 +16,7 @@ from sessionplane.api.bodies import parse_close_body
 from sessionplane.api.deps import caller, closer, services
 from sessionplane.api.params import DryRunQuery, InstancePath, NodeFilter, NodePath, NoQuery, PageQuery
 from sessionplane.api.responses import JsonAnswer
+from sessionplane.auth.principal import RequestMeta
 from sessionplane.errors import InstanceNotFound, NodeNotFound
 from sessionplane.iam.actions import DELETE_SESSION, LIST_SESSION
 from sessionplane.inventory.records import Instance, Node
@@ -37,6 +40,18 @@ async def _instance(svc: Services, project_id: str, instance_id: str) -> Instanc
     if instance is None:
         raise InstanceNotFound(f"Instance {instance_id} does not exist.")
     return instance
+
+
+async def _instance_request(
+    request: Request, *, authenticate: Callable[[Request, str], Awaitable[RequestMeta]]
+) -> tuple[RequestMeta, Services, Instance, str | None]:
+    """An instance route's caller (``caller``, or ``closer`` whose refusals are audited), services, instance
+    and ``node_id`` filter, in the order of the answers: 400 for the project ID, 401/403, 400, 404."""
+    project_id = params.project_id(request)
+    meta = await authenticate(request, project_id)
+    at, only = params.bind(request, InstancePath, NodeFilter)
+    svc = await services(request)
+    return meta, svc, await _instance(svc, project_id, at.instance_id), only.node_id
 
 
 @router.delete(
@@ -69,14 +84,10 @@ async def close_node_sessions(request: Request) -> dict:
     summary="Close sessions of all nodes of an instance",
 )
 async def close_instance_sessions(request: Request) -> dict:
-    project_id = params.project_id(request)
-    meta = await closer(request, project_id)
-    at, only = params.bind(request, InstancePath, NodeFilter)
-    svc = await services(request)
-    instance = await _instance(svc, project_id, at.instance_id)
+    meta, svc, instance, node_id = await _instance_request(request, authenticate=closer)
     parameters = audit_parameters(Selector())
-    await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=only.node_id, parameters=parameters)
-    await svc.sessions.close_instance(meta=meta, instance=instance, node_id=only.node_id)
+    await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=node_id, parameters=parameters)
+    await svc.sessions.close_instance(meta=meta, instance=instance, node_id=node_id)
     return {}
 
 
@@ -108,13 +119,9 @@ async def list_node_sessions(request: Request) -> JsonAnswer:
     summary="List sessions of every node of an instance",
 )
 async def list_instance_sessions(request: Request) -> JsonAnswer:
-    project_id = params.project_id(request)
-    meta = await caller(request, project_id)
-    at, only = params.bind(request, InstancePath, NodeFilter)
-    svc = await services(request)
-    instance = await _instance(svc, project_id, at.instance_id)
+    meta, svc, instance, node_id = await _instance_request(request, authenticate=caller)
     await svc.authorizer.require(meta, LIST_SESSION, instance)
-    nodes = await svc.sessions.list_instance(instance=instance, node_id=only.node_id)
+    nodes = await svc.sessions.list_instance(instance=instance, node_id=node_id)
     return JsonAnswer(
         {"node_sessions": [{"node_id": n.node_id, "total_count": n.total_count, "sessions": n.sessions} for n in nodes]}
     )
