@@ -8,8 +8,10 @@ named beside the route, calls the sessions domain, and serialises.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from sessionplane.api import params, schemas
 from sessionplane.api.bodies import parse_close_body
@@ -26,6 +28,8 @@ from sessionplane.sessions.service import audit_parameters
 
 router = APIRouter(prefix="/v3/{project_id}", tags=["Connection Management"])
 
+Q = TypeVar("Q", bound=BaseModel)
+
 
 async def _node(svc: Services, project_id: str, node_id: str) -> tuple[Instance, Node]:
     instance = await svc.inventory.instance_of_node(project_id=project_id, node_id=node_id)
@@ -40,6 +44,17 @@ async def _instance(svc: Services, project_id: str, instance_id: str) -> Instanc
     if instance is None:
         raise InstanceNotFound(f"Instance {instance_id} does not exist.")
     return instance
+
+
+async def _node_read(request: Request, query: type[Q]) -> tuple[RequestMeta, Services, Instance, Node, Q]:
+    """A node read's caller, services, instance, node and query, in the order of the answers: 400 for the
+    project ID, 401/403, 400, 404."""
+    project_id = params.project_id(request)
+    meta = await caller(request, project_id)
+    at, bound = params.bind(request, NodePath, query)
+    svc = await services(request)
+    instance, node = await _node(svc, project_id, at.node_id)
+    return meta, svc, instance, node, bound
 
 
 async def _instance_request(
@@ -99,11 +114,7 @@ async def close_instance_sessions(request: Request) -> dict:
     summary="List sessions of a node",
 )
 async def list_node_sessions(request: Request) -> JsonAnswer:
-    project_id = params.project_id(request)
-    meta = await caller(request, project_id)
-    at, page_of = params.bind(request, NodePath, PageQuery)
-    svc = await services(request)
-    instance, node = await _node(svc, project_id, at.node_id)
+    meta, svc, instance, node, page_of = await _node_read(request, PageQuery)
     await svc.authorizer.require(meta, LIST_SESSION, instance)
     page = await svc.sessions.list_node(
         instance=instance, node=node, offset=page_of.offset, limit=page_of.limit, addr_prefix=page_of.addr_prefix
@@ -135,11 +146,7 @@ async def list_instance_sessions(request: Request) -> JsonAnswer:
     summary="Session statistics of a node",
 )
 async def node_session_statistics(request: Request) -> JsonAnswer:
-    project_id = params.project_id(request)
-    meta = await caller(request, project_id)
-    at, _ = params.bind(request, NodePath, NoQuery)
-    svc = await services(request)
-    instance, node = await _node(svc, project_id, at.node_id)
+    meta, svc, instance, node, _ = await _node_read(request, NoQuery)
     await svc.authorizer.require(meta, LIST_SESSION, instance)
     stats = await svc.sessions.statistics(instance=instance, node=node)
     return JsonAnswer(
