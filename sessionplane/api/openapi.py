@@ -31,6 +31,7 @@ def install(app: FastAPI, *, body_models: Sequence[type[BaseModel]], routers: Se
                 components.update(schema.pop("$defs", {}))
                 components[model.__name__] = schema
             _declare_token_scheme(routers, doc)
+            _drop_unanswered_422(doc)
         return doc
 
     app.openapi = document  # type: ignore[method-assign]
@@ -52,3 +53,12 @@ def _declare_token_scheme(routers: Sequence[APIRouter], doc: dict[str, Any]) -> 
 
 def _authenticates(dependant: Dependant) -> bool:
     return any(d.call in deps.AUTHENTICATED or _authenticates(d) for d in dependant.dependencies)
+
+
+def _drop_unanswered_422(doc: dict[str, Any]) -> None:
+    """FastAPI lists a 422 on every operation with parameters or a body; this API never answers one (a value
+    that does not validate is Huawei's 400, ``api.errors``), so the document does not promise it either."""
+    for operation in (op for methods in doc["paths"].values() for op in methods.values()):
+        operation.get("responses", {}).pop("422", None)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        doc["components"]["schemas"].pop(unused, None)
