@@ -1,7 +1,9 @@
-"""The OpenAPI document: FastAPI's, plus the schemas of the bodies that routes read themselves.
+"""The OpenAPI document: FastAPI's, plus the schemas of the bodies that routes read themselves, less
+the 422 answers FastAPI lists and this API never gives.
 
 Those routes declare their body by ``$ref`` (``schemas.json_body``), because the body is read only
-after authentication and under the size limits, never by FastAPI before the handler runs.
+after authentication and under the size limits, never by FastAPI before the handler runs. Routes
+that bind their own parameters declare them the same way (``api.params.declared``).
 """
 
 from __future__ import annotations
