@@ -22,11 +22,9 @@ from sessionplane.api.deps import MAX_OFFSET, auth_token
 P = TypeVar("P", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)
 
-ProjectIdField = Annotated[str, Field(max_length=64, description="Project ID of the tenant")]
-
 
 class ProjectPath(BaseModel):
-    project_id: ProjectIdField
+    project_id: Annotated[str, Field(max_length=64, description="Project ID of the tenant")]
 
 
 class NodePath(BaseModel):
