@@ -6,15 +6,20 @@ log, "A small call without FastAPI's dependency layer"). The Connection Manageme
 API's hot path, take the ``Request`` and bind it here instead, one pydantic validation per model.
 A value that does not validate raises FastAPI's own ``RequestValidationError`` (loc ``path`` or
 ``query``): the answer is the 400 envelope FastAPI's binding gives (``api.errors``).
+
+Their router's ``SelfBoundRoute`` then calls each handler with the ``Request`` alone, and sends the
+``Response`` it returns: FastAPI's request handler would still solve an empty set of dependencies
+and look the answer over on every call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
 from sessionplane.api.deps import MAX_OFFSET, auth_token
@@ -53,6 +58,24 @@ class NoQuery(BaseModel):
 
 class DryRunQuery(BaseModel):
     dry_run: bool = Field(False, description="List what would be closed; close nothing")
+
+
+class SelfBoundRoute(APIRoute):
+    """A route whose handler takes the ``Request`` alone and returns its ``Response``: called as it is.
+
+    FastAPI's hook for a route's own request handling (``get_route_handler``). Everything around the
+    handler stays FastAPI's: the routing, the error handlers, the OpenAPI operation (``declared``).
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        d = self.dependant
+        bound_by_fastapi = (d.path_params, d.query_params, d.header_params, d.cookie_params, d.body_params)
+        if any(bound_by_fastapi) or d.dependencies or d.request_param_name is None:
+            raise TypeError(f"{self.name} must take the Request alone, and bind the rest itself (api.params)")
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        return self.endpoint
 
 
 def project_id(request: Request) -> str:

@@ -1,8 +1,8 @@
 """Routes 2.1-2.5: close, list and count sessions of a node or of every node of an instance.
 
 Each handler authenticates, binds its parameters (``api.params``: the API's hot path, bound without
-FastAPI's dependency layer), looks the resource up in the caller's project, authorises the action
-named beside the route, calls the sessions domain, and serialises.
+FastAPI's dependency layer, each handler called as it is), looks the resource up in the caller's
+project, authorises the action named beside the route, calls the sessions domain, and serialises.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sessionplane.services import Services
 from sessionplane.sessions.selector import Selector
 from sessionplane.sessions.service import audit_parameters
 
-router = APIRouter(prefix="/v3/{project_id}", tags=["Connection Management"])
+router = APIRouter(prefix="/v3/{project_id}", tags=["Connection Management"], route_class=params.SelfBoundRoute)
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -76,7 +76,7 @@ async def _instance_request(
     openapi_extra=schemas.json_body(schemas.CloseNodeSessionsBody) | params.declared(NodePath, DryRunQuery),
     summary="Close sessions of a node",
 )
-async def close_node_sessions(request: Request) -> dict:
+async def close_node_sessions(request: Request) -> JsonAnswer:
     project_id = params.project_id(request)
     meta = await closer(request, project_id)
     at, query = params.bind(request, NodePath, DryRunQuery)
@@ -86,9 +86,10 @@ async def close_node_sessions(request: Request) -> dict:
     parameters = audit_parameters(selector) | ({"dry_run": True} if query.dry_run else {})
     await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=node.id, parameters=parameters)
     if query.dry_run:
-        return {"sessions": await svc.sessions.preview_close(instance=instance, node=node, selector=selector)}
+        preview = await svc.sessions.preview_close(instance=instance, node=node, selector=selector)
+        return JsonAnswer({"sessions": preview})
     await svc.sessions.close_node(meta=meta, instance=instance, node=node, selector=selector, parameters=parameters)
-    return {}
+    return JsonAnswer({})
 
 
 @router.delete(
@@ -98,12 +99,12 @@ async def close_node_sessions(request: Request) -> dict:
     openapi_extra=params.declared(InstancePath, NodeFilter),
     summary="Close sessions of all nodes of an instance",
 )
-async def close_instance_sessions(request: Request) -> dict:
+async def close_instance_sessions(request: Request) -> JsonAnswer:
     meta, svc, instance, node_id = await _instance_request(request, authenticate=closer)
     parameters = audit_parameters(Selector())
     await svc.authorizer.require(meta, DELETE_SESSION, instance, node_id=node_id, parameters=parameters)
     await svc.sessions.close_instance(meta=meta, instance=instance, node_id=node_id)
-    return {}
+    return JsonAnswer({})
 
 
 @router.get(
