@@ -140,8 +140,12 @@ class BodyGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        if not declares_body(headers):  # nothing to bound, nothing left unread: most calls, passed on as they are
+            await self.app(scope, receive, send)
+            return
         limit = self._path_limits.get(scope["path"], self._max_bytes)
-        body = _BoundedBody(receive, limit=limit, timeout=self._read_timeout, headers=Headers(scope=scope))
+        body = _BoundedBody(receive, limit=limit, timeout=self._read_timeout, headers=headers)
 
         async def send_closing(message: Message) -> None:
             # An answer that leaves the body unread ends the connection, or the server would read the rest.
