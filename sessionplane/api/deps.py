@@ -56,7 +56,8 @@ async def request_view(request: Request) -> RequestView:
     return RequestView(
         method=request.method,
         path=scope["path"],
-        query=tuple(request.query_params.multi_items()) if signed else (),  # only a signature covers it
+        # Only a signature covers the query; most signed calls have none to parse.
+        query=tuple(request.query_params.multi_items()) if signed and scope["query_string"] else (),
         headers=headers,
         body=await request.body() if signed and declares_body(headers) else b"",
         path_project_id=request.path_params.get("project_id"),
