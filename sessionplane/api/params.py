@@ -64,7 +64,9 @@ class SelfBoundRoute(APIRoute):
     """A route whose handler takes the ``Request`` alone and returns its ``Response``: called as it is.
 
     FastAPI's hook for a route's own request handling (``get_route_handler``). Everything around the
-    handler stays FastAPI's: the routing, the error handlers, the OpenAPI operation (``declared``).
+    handler stays FastAPI's: the routing, the error handlers, the OpenAPI operation (``declared``), and,
+    where OpenTelemetry is configured, the request's span; only the operation spans FastAPI opens
+    inside its own handler (dependencies, endpoint, serialisation) do not come for these routes.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
