@@ -86,7 +86,10 @@ class SecurityHeaders:
 
 
 class _BoundedBody:
-    """The ``receive`` a handler reads the body through: at most ``limit`` bytes, before a deadline."""
+    """The ``receive`` a handler reads the body through: at most ``limit`` bytes, before a deadline.
+
+    Built by ``BodyGuard`` only for a request whose framing announces a body: none of it is read yet.
+    """
 
     def __init__(self, receive: Receive, *, limit: int, timeout: float, headers: Headers) -> None:
         self._receive = receive
@@ -95,7 +98,7 @@ class _BoundedBody:
         self._declared = _content_length(headers)
         self._received = 0
         self._deadline: float | None = None
-        self.complete = not declares_body(headers)
+        self.complete = False
 
     async def receive(self) -> Message:
         if self.complete:
