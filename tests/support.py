@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sessionplane.demo.servers import RedisServer
 from sessionplane.inventory.records import Node
@@ -63,7 +64,8 @@ class RawSession:
         host, port = self.sock.getsockname()[:2]
         return f"{host}:{port}"
 
-    def call(self, *args: object) -> bytes:
+    def call(self, *args: object) -> Any:
+        """One command's reply: bytes, or a list of replies for an array (SUBSCRIBE's confirmation)."""
         self.sock.sendall(_encode(*args))
         return self._read_reply()
 
@@ -76,11 +78,13 @@ class RawSession:
         line, self._buffer = self._buffer.split(b"\r\n", 1)
         return line
 
-    def _read_reply(self) -> bytes:
+    def _read_reply(self) -> Any:
         line = self._read_line()
         kind, rest = line[:1], line[1:]
         if kind == b"-":
             raise RuntimeError(rest.decode())
+        if kind == b"*":
+            return [self._read_reply() for _ in range(int(rest))]
         if kind == b"$":
             size = int(rest)
             while len(self._buffer) < size + 2:

@@ -156,10 +156,13 @@ class NodeAdapter:
             await self.capabilities(node)  # known before the kills, which are packed by ``_ids_per_kill``
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
-            by_id = IdKills(ids, pubsub_ids, self._ids_per_kill(node))  # here: a retry may have forgotten the server
+            per_kill = self._ids_per_kill(node)  # here: a retry may have forgotten the server
+            by_id = IdKills(ids, pubsub_ids, per_kill)
             payload, count = pack_user_kills(users) + by_id.payload, 2 * len(users) + by_id.replies
             async with _user_kills_safe(pool, users):
-                return sum(_checked(r) for r in await connection.batch(payload, count))
+                replies = await connection.batch(payload, count)
+            closed = sum(_checked(r) for r in replies[: 2 * len(users)]) + by_id.closed(replies[2 * len(users) :])
+            return closed + await _kill_retyped(connection, by_id.missed, per_kill)
 
         return await self._run(node, "kill", run)
 
@@ -215,15 +218,18 @@ class NodeAdapter:
                     unread = 0
                 ids, pubsub_ids, more_users = then(listing)
                 # Rarely any IDs here (a user with a shielded session): not worth asking the server ahead for them.
-                by_id = IdKills(ids, pubsub_ids, self._ids_per_kill(node))
+                per_kill = self._ids_per_kill(node)
+                by_id = IdKills(ids, pubsub_ids, per_kill)
                 rest = pack_user_kills(more_users) + by_id.payload
                 count = 2 * len(more_users) + by_id.replies
                 # ``more_users`` were not killed above: a held-off handshake is never entered twice.
                 async with _user_kills_safe(pool, more_users):
                     connection.send(rest, count)
                     replies = await connection.replies(unread + count)
+            by_user = unread + 2 * len(more_users)
             closed += sum(_user_kill_count(r) for r in replies[:unread])
-            return closed + sum(_checked(r) for r in replies[unread:])
+            closed += sum(_checked(r) for r in replies[unread:by_user]) + by_id.closed(replies[by_user:])
+            return closed + await _kill_retyped(connection, by_id.missed, per_kill)
 
         return await self._run(node, "kill", run)
 
@@ -250,8 +256,9 @@ class NodeAdapter:
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
             per_kill = self._ids_per_kill(node)  # here: a retry may have forgotten the server
-            expected: collections.deque[int | None] = collections.deque()  # in send order: None for a listing,
-            listed = closed = 0  # else a batch of kills and its size
+            expected: collections.deque[IdKills | None] = collections.deque()  # in send order: None for a
+            listed = closed = 0  # listing, else a batch of kills
+            missed: list[int] = []
 
             def list_next() -> None:
                 nonlocal listed
@@ -259,10 +266,14 @@ class NodeAdapter:
                 expected.append(None)
                 listed += 1
 
-            async def next_listing() -> NodeListing:
+            async def read_kills(kills: IdKills) -> None:
                 nonlocal closed
+                closed += kills.closed(await connection.replies(kills.replies))
+                missed.extend(kills.missed)
+
+            async def next_listing() -> NodeListing:
                 while (kills := expected.popleft()) is not None:  # the kills sent before this listing
-                    closed += sum(_checked(r) for r in await connection.replies(kills))
+                    await read_kills(kills)
                 (reply,) = await connection.replies(1)
                 return NodeListing(_checked(reply), await pool.settled())
 
@@ -277,10 +288,11 @@ class NodeAdapter:
                     list_next()  # ahead of the kills: decided while the node kills
                 by_id = IdKills(normal, pubsub, per_kill)
                 connection.send(by_id.payload, by_id.replies)
-                expected.append(by_id.replies)
+                expected.append(by_id)
             for kills in expected:  # only kills are left
-                closed += sum(_checked(r) for r in await connection.replies(kills or 0))
-            return closed
+                assert kills is not None
+                await read_kills(kills)
+            return closed + await _kill_retyped(connection, missed, per_kill)
 
         return await self._run(node, "kill", run)
 
@@ -432,10 +444,15 @@ def parse_hello(reply: Any) -> Capabilities:
 
 class IdKills:
     """The kills of normal clients' and pub/sub clients' IDs, ``per_kill`` IDs to a command, each naming its TYPE:
-    the payload, and how many replies it asks for (each the number of clients that command closed)."""
+    the payload, and how many replies it asks for (each the number of clients that command closed).
+
+    ``closed(replies)`` counts what they closed and keeps in ``missed`` the IDs of the commands that closed
+    fewer clients than they named (every ID of such a command, where it names several)."""
 
     def __init__(self, normal: Sequence[int], pubsub: Sequence[int], per_kill: int) -> None:
         self.payload, self.replies = b"", 0
+        self.missed: list[int] = []
+        self._by_type, self._per_kill = (normal, pubsub), per_kill
         for ids, kind in ((normal, "normal"), (pubsub, "pubsub")):
             if per_kill == 1:
                 self.payload += pack_kills(ids, kind)
@@ -444,6 +461,35 @@ class IdKills:
             groups = [ids[i : i + per_kill] for i in range(0, len(ids), per_kill)]
             self.payload += b"".join(pack_grouped_kill(group, kind) for group in groups)
             self.replies += len(groups)
+
+    def closed(self, replies: Sequence[Any]) -> int:
+        counts = [_checked(r) for r in replies]
+        closed = sum(counts)
+        if closed < sum(map(len, self._by_type)):  # each ID closes one client at most: else none was missed
+            step = self._per_kill
+            commands = (ids[i : i + step] for ids in self._by_type for i in range(0, len(ids), step))
+            self.missed = [i for ids, n in zip(commands, counts, strict=True) if n < len(ids) for i in ids]
+        return closed
+
+
+async def _kill_retyped(connection: NodeConnection, missed: Sequence[int], per_kill: int) -> int:
+    """Kill again, by the TYPE they have now, the ``missed`` IDs the node still has: a client listed as normal
+    that subscribed before its kill (or a subscriber that unsubscribed) is of the other TYPE, which its kill
+    did not name. One listing of those IDs tells which are still there and what they are now; most
+    are simply gone (they left by themselves). A replication link among them (a client that ran PSYNC
+    since) stays. Returns how many this closed; a node that will not list them closes nothing more here."""
+    if not missed:
+        return 0
+    reply = await connection.call("CLIENT", "LIST", "ID", *missed)
+    if not isinstance(reply, bytes):
+        return 0
+    listing = ClientList(reply)
+    links = listing.ids_with_replication_flag()
+    normal, pubsub = listing.ids_by_type(i for i in range(len(listing)) if listing.id_of(i) not in links)
+    again = IdKills(normal, pubsub, per_kill)
+    if not again.replies:
+        return 0
+    return again.closed(await connection.batch(again.payload, again.replies))
 
 
 def pack_grouped_kill(ids: Sequence[int], kind: str) -> bytes:
