@@ -320,6 +320,7 @@ def _repeat(work, times: int = SMALL_CALLS):
 def small_calls(node: Node) -> list[Row]:
     path = f"/redis/nodes/{node.node_id}/sessions"
     redis_py = Redis(host=node.server.host, port=node.server.port, password=node.server.password)
+
     def token() -> Contender:
         return Contender("sessionplane (token)", _repeat(lambda: node.api("GET", path)))
 
