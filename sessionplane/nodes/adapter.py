@@ -250,19 +250,27 @@ class NodeAdapter:
         From then on each slice's kills go as soon as it is decided, the next slice's listing ahead of
         them, so that ``decide`` works on a slice while the node still kills the one before: thousands of
         IDs close in about the node's time for its listings and kills plus one slice's parsing.
-        Each ID is listed before it is killed, and each kill names the client's TYPE, as in ``kill``.
+        Each ID is listed before it is killed, and each kill names the client's TYPE, as in ``kill``. A node
+        known to take filters together (Valkey 8.1+) lists each slice as ``client_list`` lists a node, by TYPE
+        normal and pubsub: it leaves out the links and says which are pub/sub clients, where other nodes'
+        listings are searched for both (a flag of each line), 1.3 ms of the server's CPU per 1,000 IDs.
         """
         await self.capabilities(node)  # known before the kills, which are packed by ``_ids_per_kill``
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
             per_kill = self._ids_per_kill(node)  # here: a retry may have forgotten the server
+            typed = self._filters_known(node)
             expected: collections.deque[IdKills | None] = collections.deque()  # in send order: None for a
             listed = closed = 0  # listing, else a batch of kills
             missed: list[int] = []
 
             def list_next() -> None:
                 nonlocal listed
-                connection.send(hiredis.pack_command(("CLIENT", "LIST", "ID", *slices[listed])), 1)
+                command = ("CLIENT", "LIST", "ID", *slices[listed])
+                if typed:  # the node leaves out the links and says which are pub/sub clients: no search of them here
+                    connection.send(b"".join(hiredis.pack_command((*command, "TYPE", t)) for t in _TYPES), 2)
+                else:
+                    connection.send(hiredis.pack_command(command), 1)
                 expected.append(None)
                 listed += 1
 
@@ -274,8 +282,14 @@ class NodeAdapter:
             async def next_listing() -> NodeListing:
                 while (kills := expected.popleft()) is not None:  # the kills sent before this listing
                     await read_kills(kills)
-                (reply,) = await connection.replies(1)
-                return NodeListing(_checked(reply), await pool.settled())
+                if not typed:
+                    (reply,) = await connection.replies(1)
+                    return NodeListing(_checked(reply), await pool.settled())
+                normal, pubsub = map(_checked, await connection.replies(2))
+                own = await pool.settled()
+                return NodeListing(
+                    _lines(normal) + _lines(pubsub), own, links_excluded=True, pubsub_tail=_count(pubsub)
+                )
 
             while listed < min(LISTINGS_AHEAD, len(slices)):
                 list_next()
@@ -312,6 +326,11 @@ class NodeAdapter:
 
             known = self._capabilities[node.id] = await self._run(node, "query", run)
         return known
+
+    def _filters_known(self, node: Node) -> bool:
+        """Whether ``node`` is known now to take CLIENT LIST filters together (``ID ... TYPE t``: Valkey 8.1+)."""
+        known = self._capabilities.get(node.id)
+        return known.client_list_filters if known else False
 
     def _ids_per_kill(self, node: Node) -> int:
         """IDs per ``CLIENT KILL ID`` on ``node`` (``Capabilities.ids_per_kill``) as far as known now: one where the
@@ -400,9 +419,8 @@ class NodeAdapter:
         return pool
 
 
-_TYPED_LISTING = hiredis.pack_command(("CLIENT", "LIST", "TYPE", "normal")) + hiredis.pack_command(
-    ("CLIENT", "LIST", "TYPE", "pubsub")
-)
+_TYPES = ("normal", "pubsub")  # every client but the replication links (types master and replica)
+_TYPED_LISTING = b"".join(hiredis.pack_command(("CLIENT", "LIST", "TYPE", t)) for t in _TYPES)
 
 
 def _user_kills_safe(pool: NodePool, users: Sequence[str]) -> AbstractAsyncContextManager[object]:
