@@ -93,3 +93,36 @@ def test_a_session_that_became_a_replica_since_its_listing_is_not_closed(service
     assert closed == 0
     assert turned.id in client_ids(server)
     assert not turned.closed_by_node(wait=False)
+
+
+def test_a_close_all_by_user_counts_exactly_and_catches_the_ids_it_decided_after_its_listing(
+    service, cluster, sessions, register
+):
+    """The close-all that kills known users in its listing's pipeline, then what they did not cover (a user new
+    since, and IDs): every kill's count adds up, and an ID whose session subscribed meanwhile is closed too."""
+    server = cluster.start_server()
+    with server.client() as admin_client:
+        for user in ("app", "batch"):
+            admin_client.execute_command("ACL", "SETUSER", user, "on", ">app-pa55", "+@all", "~*", "&*")
+    node = register(server).nodes[0]
+    apps = [sessions(server, user="app", password="app-pa55") for _ in range(2)]
+    batch = sessions(server, user="batch", password="app-pa55")
+    late = sessions(server, name="late")
+    bystander = sessions(server, name="bystander")
+
+    def then(reply):
+        listed_normal, _pubsub = reply.parsed().ids_by_type(range(len(reply.parsed())))
+        assert late.id in listed_normal
+        late.call("SUBSCRIBE", "news")  # after the listing, before the kill that names it TYPE normal
+        return [late.id], [], ["batch"]
+
+    async def close() -> int:
+        return await service.services.nodes.list_then_kill_users(node, ["app"], ready=asyncio.sleep(0), then=then)
+
+    closed = service.call(close())
+
+    assert closed == 4
+    gone = [*apps, batch, late]
+    assert all(s.closed_by_node() for s in gone)
+    assert not {s.id for s in gone} & client_ids(server)
+    assert bystander.alive()
