@@ -69,6 +69,9 @@ class Capabilities:
         return self.server == "valkey" and self.version >= (8, 1)
 
 
+UNKNOWN_SERVER = Capabilities("unknown", (0,))  # one ID per kill, no filters: what every server takes
+
+
 @dataclass(frozen=True)
 class NodeListing:
     """A CLIENT LIST reply and our own connections that it may show (``OwnConnections``).
@@ -123,10 +126,7 @@ class NodeAdapter:
             if typed:
                 normal, pubsub = await connection.batch(_TYPED_LISTING, 2)
                 if isinstance(normal, bytes) and isinstance(pubsub, bytes):  # else refused: asked plainly below
-                    own = await pool.settled()
-                    return NodeListing(
-                        _lines(normal) + _lines(pubsub), own, links_excluded=True, pubsub_tail=_count(pubsub)
-                    )
+                    return _typed_listing(normal, pubsub, await pool.settled())
             reply = _checked(await connection.call("CLIENT", "LIST", *args))
             if typed:
                 self._untyped.add(node.id)  # it lists its clients, but not by TYPE: ask it plainly from now on
@@ -155,10 +155,10 @@ class NodeAdapter:
         if not (ids or pubsub_ids or users):
             return 0
         if ids or pubsub_ids:
-            await self.capabilities(node)  # known before the kills, which are packed by ``_ids_per_kill``
+            await self.capabilities(node)  # known before the kills, which are packed by what is ``_known``
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
-            per_kill = self._ids_per_kill(node)  # here: a retry may have forgotten the server
+            per_kill = self._known(node).ids_per_kill  # here: a retry may have forgotten the server
             by_id = IdKills(ids, pubsub_ids, per_kill)
             payload, count = pack_user_kills(users) + by_id.payload, 2 * len(users) + by_id.replies
             async with _user_kills_safe(pool, users):
@@ -205,12 +205,7 @@ class NodeAdapter:
                     connection.send(_TYPED_LISTING + kills, 2 + 2 * len(users))
                 normal, pubsub = await connection.replies(2)
                 if isinstance(normal, bytes) and isinstance(pubsub, bytes):
-                    listing = NodeListing(
-                        _lines(normal) + _lines(pubsub),
-                        await pool.settled(),
-                        links_excluded=True,
-                        pubsub_tail=_count(pubsub),
-                    )
+                    listing = _typed_listing(normal, pubsub, await pool.settled())
                     unread = 2 * len(users)  # the kills' replies: read after ``then``, which runs while they run
                     closed = 0
                 else:
@@ -220,7 +215,7 @@ class NodeAdapter:
                     unread = 0
                 ids, pubsub_ids, more_users = then(listing)
                 # Rarely any IDs here (a user with a shielded session): not worth asking the server ahead for them.
-                per_kill = self._ids_per_kill(node)
+                per_kill = self._known(node).ids_per_kill
                 by_id = IdKills(ids, pubsub_ids, per_kill)
                 rest = pack_user_kills(more_users) + by_id.payload
                 count = 2 * len(more_users) + by_id.replies
@@ -258,11 +253,11 @@ class NodeAdapter:
         listings are searched for both (a flag of each line): about half of deciding a slice (0.7-0.9 ms of the
         server's CPU per 1,000 IDs, measured).
         """
-        await self.capabilities(node)  # known before the kills, which are packed by ``_ids_per_kill``
+        await self.capabilities(node)  # known before the kills, which are packed by what is ``_known``
 
         async def run(pool: NodePool, connection: NodeConnection) -> int:
-            per_kill = self._ids_per_kill(node)  # here: a retry may have forgotten the server
-            typed = self._filters_known(node)
+            server = self._known(node)  # here: a retry may have forgotten the server
+            per_kill, typed = server.ids_per_kill, server.client_list_filters
             expected: collections.deque[IdKills | None] = collections.deque()  # in send order: None for a
             listed = closed = 0  # listing, else a batch of kills
             missed: list[int] = []
@@ -289,10 +284,7 @@ class NodeAdapter:
                     (reply,) = await connection.replies(1)
                     return NodeListing(_checked(reply), await pool.settled())
                 normal, pubsub = map(_checked, await connection.replies(2))
-                own = await pool.settled()
-                return NodeListing(
-                    _lines(normal) + _lines(pubsub), own, links_excluded=True, pubsub_tail=_count(pubsub)
-                )
+                return _typed_listing(normal, pubsub, await pool.settled())
 
             while listed < min(LISTINGS_AHEAD, len(slices)):
                 list_next()
@@ -330,17 +322,11 @@ class NodeAdapter:
             known = self._capabilities[node.id] = await self._run(node, "query", run)
         return known
 
-    def _filters_known(self, node: Node) -> bool:
-        """Whether ``node`` is known now to take CLIENT LIST filters together (``ID ... TYPE t``: Valkey 8.1+)."""
-        known = self._capabilities.get(node.id)
-        return known.client_list_filters if known else False
-
-    def _ids_per_kill(self, node: Node) -> int:
-        """IDs per ``CLIENT KILL ID`` on ``node`` (``Capabilities.ids_per_kill``) as far as known now: one where the
-        server is unknown, and it is forgotten when the node drops our connections (``_run``), so that a node
-        restarted as an older server between our reads is never sent a kill it cannot parse."""
-        known = self._capabilities.get(node.id)
-        return known.ids_per_kill if known else 1
+    def _known(self, node: Node) -> Capabilities:
+        """What ``node``'s server is as far as known now (IDs per kill, filters taken together): an unknown server
+        where it is not, and it is forgotten when the node drops our connections (``_run``), so that a node
+        restarted as an older server between our reads is never sent a kill or a listing it cannot parse."""
+        return self._capabilities.get(node.id, UNKNOWN_SERVER)
 
     async def own(self, node: Node) -> OwnConnections:
         pool = self._pools.get(node.id)
@@ -431,6 +417,11 @@ def _user_kills_safe(pool: NodePool, users: Sequence[str]) -> AbstractAsyncConte
     return pool.handshakes_held_off() if PRE_AUTH_USER in users else nullcontext()
 
 
+def _typed_listing(normal: bytes, pubsub: bytes, own: OwnConnections) -> NodeListing:
+    """A node's ``TYPE normal`` and ``TYPE pubsub`` listings as one: no replication link, the pub/sub clients last."""
+    return NodeListing(_lines(normal) + _lines(pubsub), own, links_excluded=True, pubsub_tail=_count(pubsub))
+
+
 def _lines(reply: bytes) -> bytes:
     """A listing ending with its line's newline (every server writes one; joined listings need it)."""
     return reply if not reply or reply.endswith(b"\n") else reply + b"\n"
@@ -457,7 +448,7 @@ def parse_hello(reply: Any) -> Capabilities:
     """HELLO's map (a flat list in RESP2): ``server`` redis|valkey, ``version`` x.y.z. An error reply or
     another shape (a proxy) reads as an unknown server, which gets no server-side filters."""
     if not isinstance(reply, list):
-        return Capabilities("unknown", (0,))
+        return UNKNOWN_SERVER
     fields = {k.decode(): v.decode() for k, v in zip(reply[::2], reply[1::2], strict=False) if isinstance(v, bytes)}
     version = tuple(int(p) for p in re.findall(r"\d+", fields.get("version", "0"))[:3]) or (0,)
     return Capabilities(fields.get("server", "unknown"), version)
